@@ -1,0 +1,150 @@
+"""Input event contracts for the three input topics (DOMAIN.md, "Inputs").
+
+Unknown fields are kept (``extra="allow"``), timestamps must carry a timezone, and every
+event carries ``schema_version``. ``parse_input`` is the one door through which bytes from a
+topic or a file become a validated event; anything it refuses becomes a dead letter with the
+reason it raises.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+
+INTERACTION_TYPES = frozenset(
+    {
+        "page_view",
+        "product_view",
+        "search",
+        "add_to_cart",
+        "remove_from_cart",
+        "checkout_start",
+        "wishlist_add",
+        "email_open",
+        "email_click",
+        "push_open",
+        "sms_click",
+        "app_open",
+        "login",
+        "review",
+        "return_request",
+        "unsubscribe",
+        "support_ticket",
+        "complaint",
+    }
+)
+"""Known interaction types; others are rejected so a typo never becomes a silent new type.
+Teams add their own with ``STREAM_ENGINE_EXTRA_INTERACTION_TYPES``."""
+
+
+class InputEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Identifier
+    customer_id: Identifier
+    ts: AwareDatetime = Field(description="Event time, RFC 3339 with a timezone")
+
+
+class Purchase(InputEvent):
+    """A completed order (or, with ``refund``, money given back for one)."""
+
+    event_type: Literal["purchase"] = "purchase"
+    order_id: Identifier
+    amount: float = Field(ge=0, description="Order value in `currency`, >= 0")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    refund: bool = Field(default=False, description="Money returned: lowers spend, not a purchase")
+    items: int | None = Field(default=None, ge=0)
+    channel: str | None = None
+    region: str | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("amount must be a finite number")
+        return value
+
+
+class Interaction(InputEvent):
+    """A behavioural signal: views, carts, email engagement, support contacts, complaints."""
+
+    event_type: Literal["interaction"] = "interaction"
+    type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+    channel: Identifier
+
+
+class Survey(InputEvent):
+    """A survey answer with an NPS (0-10) and/or CSAT (1-5) score."""
+
+    event_type: Literal["survey"] = "survey"
+    survey_id: Identifier
+    nps: int | None = Field(default=None, ge=0, le=10)
+    csat: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _has_a_score(self) -> Survey:
+        if self.nps is None and self.csat is None:
+            raise ValueError("a survey needs at least one of nps (0-10) or csat (1-5)")
+        return self
+
+
+AnyInput = Purchase | Interaction | Survey
+
+INPUT_MODELS: dict[str, type[InputEvent]] = {
+    "purchase": Purchase,
+    "interaction": Interaction,
+    "survey": Survey,
+}
+
+
+class InvalidInput(ValueError):
+    """Input that cannot be processed; ``str(exc)`` is the readable dead-letter reason."""
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "event"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def parse_input(
+    kind: str,
+    raw: bytes | str,
+    *,
+    max_bytes: int,
+    interaction_types: frozenset[str] = INTERACTION_TYPES,
+) -> AnyInput:
+    """Validate one raw JSON value as an event of ``kind`` or raise :class:`InvalidInput`."""
+    if len(raw) > max_bytes:
+        raise InvalidInput(f"payload of {len(raw)} bytes exceeds the {max_bytes}-byte limit")
+    model = INPUT_MODELS[kind]
+    try:
+        event = model.model_validate_json(raw)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise InvalidInput(f"not valid JSON: {exc.errors()[0]['msg']}") from None
+        raise InvalidInput(f"invalid {kind}: {_reason(exc)}") from None
+    if isinstance(event, Interaction) and event.type not in interaction_types:
+        raise InvalidInput(
+            f"unknown interaction type {event.type!r}; "
+            "add it to STREAM_ENGINE_EXTRA_INTERACTION_TYPES to accept it"
+        )
+    return event  # type: ignore[return-value]

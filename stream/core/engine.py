@@ -1,0 +1,275 @@
+"""The engine: one validated event or one clock tick in, the output events it causes out.
+
+Both shells drive this class: the Faust worker (per partition, in offset order) and the file
+backtest. It holds the buyers' population, one clock and one due-time index per partition,
+and reads and writes profiles through a plain mapping, which the worker backs with its table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from schemas.inputs import INTERACTION_TYPES, AnyInput, Interaction, Purchase, Survey
+from schemas.outputs import ChurnRisk, SegmentChange
+from stream.core import lifecycle, rfm
+from stream.core.changes import segment_change
+from stream.core.clock import PartitionClock
+from stream.core.config import EngineConfig
+from stream.core.due import DueIndex
+from stream.core.profile import Profile, decayed_add
+from stream.core.satisfaction import satisfaction
+from stream.core.scores import Population, Scores, Thresholds
+from stream.core.segments import rfm_segment
+
+Output = SegmentChange | ChurnRisk
+
+COMPLAINT_TYPES = frozenset({"complaint", "support_ticket"})
+
+
+class ChurnAssessor(Protocol):
+    """What the engine asks of the churn model after every evaluation of a profile."""
+
+    def assess(
+        self, profile: Profile, now: float, *, cause_id: str, cause_ts: float, emitted_at: datetime
+    ) -> list[ChurnRisk]: ...
+
+
+class Result(NamedTuple):
+    status: str
+    """``processed`` or ``duplicate`` (a repeated ``event_id``: nothing changed)."""
+    outputs: list[Output]
+    late: bool = False
+    """The event was older than the partition's clock; it still counts, in event time."""
+
+
+class Engine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        profiles: MutableMapping[str, Profile] | None = None,
+        churn: ChurnAssessor | None = None,
+    ) -> None:
+        self.config = config
+        self.profiles: MutableMapping[str, Profile] = {} if profiles is None else profiles
+        self.churn = churn
+        self.population = Population()
+        self.clocks: dict[int, PartitionClock] = {}
+        self.due: dict[int, DueIndex] = {}
+        extra = {t.strip() for t in config.extra_interaction_types.split(",") if t.strip()}
+        self.interaction_types = INTERACTION_TYPES | extra
+
+    # -- partitions ---------------------------------------------------------------------
+
+    def clock(self, partition: int) -> PartitionClock:
+        clock = self.clocks.get(partition)
+        if clock is None:
+            clock = self.clocks[partition] = PartitionClock(self.config.allowed_lateness_s)
+            self.due[partition] = DueIndex(self.config.reevaluation_interval_s / 24)
+        return clock
+
+    def adopt(self, profile: Profile, partition: int) -> None:
+        """Count a profile recovered from storage (a partition assigned to this engine)."""
+        self.clock(partition)
+        self.population.replace(None, rfm.keys(profile))
+        self.due[partition].schedule(profile.customer_id, profile.next_due)
+
+    def release(self, profile: Profile, partition: int) -> None:
+        """Stop counting a profile whose partition moved to another worker."""
+        self.population.replace(rfm.keys(profile), None)
+        index = self.due.get(partition)
+        if index is not None:
+            index.discard(profile.customer_id)
+
+    # -- events -------------------------------------------------------------------------
+
+    def process(self, event: AnyInput, partition: int, emitted_at: datetime) -> Result:
+        ts = event.ts.timestamp()
+        clock = self.clock(partition)
+        late = ts < clock.now
+        clock.observe(ts)
+        now = clock.now
+        customer_id = event.customer_id
+        profile = self.profiles.get(customer_id)
+        if profile is None:
+            profile = Profile(customer_id, ts)
+        elif event.event_id in profile.recent_ids:
+            return Result("duplicate", [], late)
+        self._remember(profile, event.event_id, ts)
+
+        old_keys = rfm.keys(profile)
+        if isinstance(event, Purchase):
+            if profile.lifecycle_stage == "churned" and not event.refund:
+                profile.reactivated_ts = ts
+            rfm.apply_purchase(profile, event, ts, self.config.window_s)
+            cause = f"purchase {event.order_id}"
+        elif isinstance(event, Interaction):
+            self._apply_interaction(profile, event, ts)
+            cause = f"{event.type} via {event.channel}"
+        else:
+            self._apply_survey(profile, event, ts)
+            cause = f"survey {event.survey_id}"
+        new_keys = rfm.keys(profile)
+        self.population.replace(old_keys, new_keys)
+        scores = self.population.score(new_keys) if new_keys is not None else None
+        outputs = self._evaluate(
+            profile,
+            partition,
+            now,
+            scores,
+            cause=cause,
+            cause_id=event.event_id,
+            cause_ts=ts,
+            emitted_at=emitted_at,
+        )
+        self.profiles[customer_id] = profile
+        return Result("processed", outputs, late)
+
+    def _remember(self, profile: Profile, event_id: str, ts: float) -> None:
+        ids = profile.recent_ids
+        ids.append(event_id)
+        if len(ids) > self.config.dedup_ids_per_customer:
+            del ids[0]
+        profile.first_seen_ts = min(profile.first_seen_ts, ts)
+        profile.last_event_ts = max(profile.last_event_ts, ts)
+
+    @staticmethod
+    def _apply_interaction(profile: Profile, event: Interaction, ts: float) -> None:
+        profile.interactions[event.type] = profile.interactions.get(event.type, 0) + 1
+        if event.type in COMPLAINT_TYPES:
+            profile.complaints += 1
+        profile.engagement_recent, profile.engagement_at = decayed_add(
+            profile.engagement_recent, profile.engagement_at, 1.0, ts, lifecycle.RECENT_TAU_S
+        )
+
+    @staticmethod
+    def _apply_survey(profile: Profile, event: Survey, ts: float) -> None:
+        # The latest answer by event time wins, so arrival order does not matter.
+        if profile.survey_ts is None or ts >= profile.survey_ts:
+            profile.survey_ts = ts
+            profile.nps = event.nps
+            profile.csat = event.csat
+
+    # -- the clock ----------------------------------------------------------------------
+
+    def tick(self, partition: int, emitted_at: datetime, wall_ts: float | None = None) -> list[Output]:
+        """Re-evaluate the partition's customers who are due at its clock.
+
+        ``wall_ts`` (live mode) lets the clock advance with wall time on a quiet partition.
+        """
+        clock = self.clock(partition)
+        if wall_ts is not None:
+            clock.advance_to_wall(wall_ts)
+        now = clock.now
+        due = self.due[partition].pop_due(now)
+        if not due:
+            return []
+        thresholds: Thresholds | None = None
+        outputs: list[Output] = []
+        cause_id = f"tick:{now:.0f}"
+        for customer_id in due:
+            profile = self.profiles.get(customer_id)
+            if profile is None:
+                continue
+            old_keys = rfm.keys(profile)
+            expired = rfm.expire(profile, now, self.config.window_s)
+            if expired:
+                self.population.replace(old_keys, rfm.keys(profile))
+                thresholds = None
+            keys = rfm.keys(profile)
+            scores = None
+            if keys is not None:
+                if thresholds is None:
+                    thresholds = self.population.thresholds()
+                scores = thresholds.score(keys)
+            before = _stored_scores(profile)
+            changed = self._evaluate(
+                profile,
+                partition,
+                now,
+                scores,
+                cause="re-evaluation",
+                cause_id=cause_id,
+                cause_ts=now,
+                emitted_at=emitted_at,
+            )
+            outputs.extend(changed)
+            if changed or expired or before != _stored_scores(profile):
+                self.profiles[customer_id] = profile
+        return outputs
+
+    # -- evaluation ---------------------------------------------------------------------
+
+    def _evaluate(
+        self,
+        profile: Profile,
+        partition: int,
+        now: float,
+        scores: Scores | None,
+        *,
+        cause: str,
+        cause_id: str,
+        cause_ts: float,
+        emitted_at: datetime,
+    ) -> list[Output]:
+        outputs: list[Output] = []
+
+        def moved(dimension: str, new: str | None, reason: str) -> None:
+            old = getattr(profile, dimension)
+            if old != new:
+                setattr(profile, dimension, new)
+                outputs.append(
+                    segment_change(
+                        profile,
+                        dimension,
+                        old,
+                        new,
+                        reason,
+                        now=now,
+                        cause_id=cause_id,
+                        cause_ts=cause_ts,
+                        emitted_at=emitted_at,
+                    )
+                )
+
+        if scores is not None:
+            old_r, old_f, old_m = profile.r_score, profile.f_score, profile.m_score
+            profile.r_score, profile.f_score, profile.m_score = scores.r, scores.f, scores.m
+            score_text = f"R {old_r or '-'}→{scores.r}, F {old_f or '-'}→{scores.f}"
+            moved(
+                "rfm_segment",
+                rfm_segment(scores.r, scores.f),
+                f"{score_text} after {cause}",
+            )
+            moved(
+                "value_tier",
+                scores.tier,
+                f"M {old_m or '-'}→{scores.m}, spend {profile.monetary:.2f} after {cause}",
+            )
+        stage = lifecycle.assess(profile, now, self.config)
+        moved("lifecycle_stage", stage.stage, stage.reason)
+        moved("satisfaction", satisfaction(profile.nps, profile.csat), f"after {cause}")
+        if self.churn is not None:
+            outputs.extend(
+                self.churn.assess(
+                    profile, now, cause_id=cause_id, cause_ts=cause_ts, emitted_at=emitted_at
+                )
+            )
+        profile.evaluated_at = now
+        next_due = min(now + self.config.reevaluation_interval_s, stage.changes_at)
+        profile.next_due = max(next_due, now + 1.0) if math.isfinite(now) else next_due
+        self.due[partition].schedule(profile.customer_id, profile.next_due)
+        return outputs
+
+
+def _stored_scores(profile: Profile) -> tuple[object, ...]:
+    """What a tick can change without emitting a segment change, and is worth storing."""
+    return (
+        profile.r_score,
+        profile.f_score,
+        profile.m_score,
+        profile.churn_probability,
+        profile.churn_band,
+    )

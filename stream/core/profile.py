@@ -1,0 +1,158 @@
+"""The per-customer profile: what the engine remembers about one customer between events.
+
+Everything here is updated incrementally and in a way that does not depend on arrival order
+within the allowed lateness: counts and sums add up, first/last are min/max, and recent
+activity is an exponentially decayed sum that a late event can still join exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SLOTS = (
+    "customer_id",
+    "first_seen_ts",
+    "last_event_ts",
+    # Purchases
+    "first_purchase_ts",
+    "last_purchase_ts",
+    "frequency",
+    "monetary",
+    "window",
+    "spend_recent",
+    "purchases_recent",
+    "recent_at",
+    # Interactions and surveys
+    "interactions",
+    "complaints",
+    "engagement_recent",
+    "engagement_at",
+    "nps",
+    "csat",
+    "survey_ts",
+    # Derived dimensions (the last values emitted)
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
+    "value_tier",
+    "lifecycle_stage",
+    "satisfaction",
+    "churn_probability",
+    "churn_band",
+    "reactivated_ts",
+    # Bookkeeping
+    "evaluated_at",
+    "next_due",
+    "recent_ids",
+)
+
+
+class Profile:
+    """One customer's incremental state. Plain attributes, serialised as a dict."""
+
+    __slots__ = SLOTS
+
+    customer_id: str
+    first_seen_ts: float
+    last_event_ts: float
+    first_purchase_ts: float | None
+    last_purchase_ts: float | None
+    frequency: int
+    monetary: float
+    window: list[list[float]] | None
+    spend_recent: float
+    purchases_recent: float
+    recent_at: float
+    interactions: dict[str, int]
+    complaints: int
+    engagement_recent: float
+    engagement_at: float
+    nps: int | None
+    csat: int | None
+    survey_ts: float | None
+    r_score: int | None
+    f_score: int | None
+    m_score: int | None
+    rfm_segment: str | None
+    value_tier: str | None
+    lifecycle_stage: str | None
+    satisfaction: str | None
+    churn_probability: float | None
+    churn_band: str | None
+    reactivated_ts: float | None
+    evaluated_at: float
+    next_due: float
+    recent_ids: list[str]
+
+    def __init__(self, customer_id: str, first_seen_ts: float) -> None:
+        self.customer_id = customer_id
+        self.first_seen_ts = first_seen_ts
+        self.last_event_ts = first_seen_ts
+        self.first_purchase_ts = None
+        self.last_purchase_ts = None
+        self.frequency = 0
+        self.monetary = 0.0
+        self.window = None
+        self.spend_recent = 0.0
+        self.purchases_recent = 0.0
+        self.recent_at = first_seen_ts
+        self.interactions = {}
+        self.complaints = 0
+        self.engagement_recent = 0.0
+        self.engagement_at = first_seen_ts
+        self.nps = None
+        self.csat = None
+        self.survey_ts = None
+        self.r_score = None
+        self.f_score = None
+        self.m_score = None
+        self.rfm_segment = None
+        self.value_tier = None
+        self.lifecycle_stage = None
+        self.satisfaction = None
+        self.churn_probability = None
+        self.churn_band = None
+        self.reactivated_ts = None
+        self.evaluated_at = -math.inf
+        self.next_due = -math.inf
+        self.recent_ids = []
+
+    @property
+    def is_buyer(self) -> bool:
+        return self.frequency > 0 or self.last_purchase_ts is not None
+
+    def to_state(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SLOTS}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Profile:
+        profile = cls.__new__(cls)
+        for name in SLOTS:
+            setattr(profile, name, state[name])
+        return profile
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Profile) and self.to_state() == other.to_state()
+
+    def __repr__(self) -> str:
+        return f"Profile({self.customer_id!r}, rfm={self.rfm_segment}, stage={self.lifecycle_stage})"
+
+
+def decayed_add(
+    value: float, at: float, amount: float, ts: float, tau_s: float
+) -> tuple[float, float]:
+    """Add ``amount`` at ``ts`` to a sum decayed with time constant ``tau_s``, held as of ``at``.
+
+    The result is the same whatever order the amounts arrive in (a late one is discounted to
+    ``at``; a newer one moves ``at`` forward), which keeps the profile order-independent.
+    """
+    if ts <= at:
+        return value + amount * math.exp((ts - at) / tau_s), at
+    return value * math.exp((at - ts) / tau_s) + amount, ts
+
+
+def decayed_value(value: float, at: float, now: float, tau_s: float) -> float:
+    """The decayed sum as seen at ``now``."""
+    return value * math.exp((at - now) / tau_s) if now > at else value

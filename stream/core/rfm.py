@@ -1,0 +1,72 @@
+"""Recency, frequency and monetary values of one customer, updated purchase by purchase.
+
+Lifetime by default; with a rolling window (``window_days``) frequency and spend count only
+the purchases inside the window, which :func:`expire` trims as the clock moves on. A refund
+lowers spend (never below zero) and is not a purchase.
+"""
+
+from __future__ import annotations
+
+from schemas.inputs import Purchase
+from stream.core.config import DAY
+from stream.core.lifecycle import RECENT_TAU_S
+from stream.core.profile import Profile, decayed_add
+from stream.core.scores import RfmKeys, rfm_keys
+
+
+def keys(profile: Profile) -> RfmKeys | None:
+    """The customer's place in the population, or None before their first purchase."""
+    if profile.last_purchase_ts is None:
+        return None
+    return rfm_keys(profile.last_purchase_ts, profile.frequency, profile.monetary)
+
+
+def recency_days(profile: Profile, now: float) -> float | None:
+    if profile.last_purchase_ts is None:
+        return None
+    return round(max(0.0, now - profile.last_purchase_ts) / DAY, 3)
+
+
+def apply_purchase(profile: Profile, purchase: Purchase, ts: float, window_s: float | None) -> None:
+    amount = -purchase.amount if purchase.refund else purchase.amount
+    if window_s is not None:
+        if profile.window is None:
+            profile.window = []
+        profile.window.append([ts, amount, 0.0 if purchase.refund else 1.0])
+        _recount(profile)
+    elif purchase.refund:
+        profile.monetary = max(0.0, profile.monetary + amount)
+    else:
+        profile.frequency += 1
+        profile.monetary += amount
+    if purchase.refund:
+        return
+    if profile.first_purchase_ts is None or ts < profile.first_purchase_ts:
+        profile.first_purchase_ts = ts
+    if profile.last_purchase_ts is None or ts > profile.last_purchase_ts:
+        profile.last_purchase_ts = ts
+    profile.spend_recent, _ = decayed_add(
+        profile.spend_recent, profile.recent_at, amount, ts, RECENT_TAU_S
+    )
+    profile.purchases_recent, profile.recent_at = decayed_add(
+        profile.purchases_recent, profile.recent_at, 1.0, ts, RECENT_TAU_S
+    )
+
+
+def expire(profile: Profile, now: float, window_s: float | None) -> bool:
+    """Drop purchases that left the rolling window; True if frequency or spend changed."""
+    if window_s is None or not profile.window:
+        return False
+    start = now - window_s
+    kept = [entry for entry in profile.window if entry[0] > start]
+    if len(kept) == len(profile.window):
+        return False
+    profile.window = kept
+    _recount(profile)
+    return True
+
+
+def _recount(profile: Profile) -> None:
+    assert profile.window is not None
+    profile.frequency = int(sum(entry[2] for entry in profile.window))
+    profile.monetary = max(0.0, sum(entry[1] for entry in profile.window))

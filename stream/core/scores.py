@@ -1,0 +1,139 @@
+"""RFM quintile scores and the value tier against the live population of buyers.
+
+DOMAIN.md: with ``cdf(v)`` the share of buyers whose value is strictly below ``v``,
+F = 1 + floor(5 cdf(F)), M = 1 + floor(5 cdf(M)), capped at 5; R = 1 + floor(5 * share with
+strictly greater recency). Strictly greater recency means a strictly earlier last purchase, so
+R ranks last-purchase times and does not move with the clock itself.
+
+The population is three :class:`CountTree` s keyed exactly: last purchase in whole seconds,
+frequency, and spend in cents. A purchase moves one buyer's keys (remove, add) and scoring one
+buyer costs O(log range); nothing is ever sorted. Re-scoring many silent buyers at once uses
+:class:`Thresholds`, the same definition turned into cut points, so each costs a few compares.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from stream.core.counts import CountTree
+from stream.core.segments import TIER_PERCENTS
+
+
+class RfmKeys(NamedTuple):
+    """A buyer's position in the population: what the three trees count."""
+
+    last_purchase_s: int
+    frequency: int
+    monetary_cents: int
+
+
+class Scores(NamedTuple):
+    r: int
+    f: int
+    m: int
+    tier: str
+
+
+_RECENCY_BITS, _FREQUENCY_BITS, _MONETARY_BITS = 36, 24, 44
+
+
+def rfm_keys(last_purchase_ts: float, frequency: int, monetary: float) -> RfmKeys:
+    """Exact keys, held inside the trees' ranges (before 1970 counts as 1970)."""
+    return RfmKeys(
+        min(max(0, int(last_purchase_ts // 1)), (1 << _RECENCY_BITS) - 1),
+        min(frequency, (1 << _FREQUENCY_BITS) - 1),
+        min(max(0, round(monetary * 100)), (1 << _MONETARY_BITS) - 1),
+    )
+
+
+def _quintile(below: int, total: int) -> int:
+    return min(5, 1 + (5 * below) // total)
+
+
+def _tier(below: int, total: int) -> str:
+    for tier, percent in TIER_PERCENTS:
+        if 100 * below >= percent * total:
+            return tier
+    return "small"
+
+
+def _at_least(percent: int, total: int) -> int:
+    """Smallest whole count c with 100 c >= percent * total."""
+    return -(-percent * total // 100)
+
+
+class Population:
+    """Buyers' last purchase, frequency and spend, scored as the domain defines."""
+
+    __slots__ = ("_recency", "_frequency", "_monetary")
+
+    def __init__(self) -> None:
+        self._recency = CountTree(_RECENCY_BITS)
+        self._frequency = CountTree(_FREQUENCY_BITS)
+        self._monetary = CountTree(_MONETARY_BITS)
+
+    def __len__(self) -> int:
+        return self._frequency.total
+
+    def _move(self, keys: RfmKeys, count: int) -> None:
+        self._recency.add(keys.last_purchase_s, count)
+        self._frequency.add(keys.frequency, count)
+        self._monetary.add(keys.monetary_cents, count)
+
+    def replace(self, old: RfmKeys | None, new: RfmKeys | None) -> None:
+        """Move one buyer from ``old`` keys to ``new`` (None: not counted)."""
+        if old == new:
+            return
+        if old is not None:
+            self._move(old, -1)
+        if new is not None:
+            self._move(new, 1)
+
+    def score(self, keys: RfmKeys) -> Scores:
+        """Scores of a buyer who is counted in this population."""
+        total = self._frequency.total
+        below_m = self._monetary.below(keys.monetary_cents)
+        return Scores(
+            _quintile(self._recency.below(keys.last_purchase_s), total),
+            _quintile(self._frequency.below(keys.frequency), total),
+            _quintile(below_m, total),
+            _tier(below_m, total),
+        )
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self)
+
+
+class Thresholds:
+    """Cut points equivalent to :meth:`Population.score` for the population as it is now.
+
+    ``below(v) >= c`` holds exactly when ``v`` exceeds the c-th smallest value, so a score is
+    one plus the number of cut points the value exceeds.
+    """
+
+    __slots__ = ("_recency", "_frequency", "_monetary", "_tiers")
+
+    def __init__(self, population: Population) -> None:
+        total = len(population)
+        quintiles = [-(-k * total // 5) for k in range(1, 5)]
+        self._recency = [population._recency.kth(c) for c in quintiles]
+        self._frequency = [population._frequency.kth(c) for c in quintiles]
+        self._monetary = [population._monetary.kth(c) for c in quintiles]
+        self._tiers = [
+            (tier, population._monetary.kth(_at_least(percent, total)))
+            for tier, percent in TIER_PERCENTS
+        ]
+
+    def score(self, keys: RfmKeys) -> Scores:
+        monetary = keys.monetary_cents
+        tier = "small"
+        for name, cut in self._tiers:
+            if monetary > cut:
+                tier = name
+                break
+        return Scores(
+            1 + sum(keys.last_purchase_s > cut for cut in self._recency),
+            1 + sum(keys.frequency > cut for cut in self._frequency),
+            1 + sum(monetary > cut for cut in self._monetary),
+            tier,
+        )
