@@ -1,0 +1,67 @@
+"""``stream``: the one entry point. Each sub-command lives in its own module.
+
+Exit codes: 0 success, 1 a check found a problem (for example ``lag`` saw WARN), 2 a usage or
+configuration error, 3 the broker could not be reached, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from stream import __version__, logs
+from stream.config import ConfigError, Settings
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BROKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# Each module defines ``register(subparsers)``, which adds its parser with ``func=run``.
+COMMANDS = (
+    "stream.tools.schemas_cmd",
+)
+
+
+class BrokerUnavailable(RuntimeError):
+    """The configured broker did not answer; the message says where we looked."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stream",
+        description=(
+            "Streaming customer segmentation: keeps every customer's RFM scores, value tier, "
+            "satisfaction, lifecycle stage and churn risk up to date from Kafka events. "
+            "Settings come from STREAM_* environment variables (see README)."
+        ),
+        epilog="Run 'stream COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"stream {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except (ConfigError, ValueError) as exc:
+        print(f"stream: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logs.setup(settings.log_level, settings.log_format)
+    try:
+        return int(args.func(args, settings) or 0)
+    except ConfigError as exc:
+        print(f"stream: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokerUnavailable as exc:
+        print(f"stream: broker unavailable: {exc}", file=sys.stderr)
+        return EXIT_BROKER
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command-line tools around the core: generate, replay, backtest, bench, lag, demo."""
