@@ -79,14 +79,15 @@ class Topics:
     segment_changes: str = "customer.segment-changes"
     churn_risk: str = "customer.churn-risk"
     dead_letter: str = "customer.dead-letter"
+    profiles: str = "customer.profiles"
 
     @property
     def inputs(self) -> tuple[str, str, str]:
         return (self.purchases, self.interactions, self.surveys)
 
     @property
-    def outputs(self) -> tuple[str, str, str]:
-        return (self.segment_changes, self.churn_risk, self.dead_letter)
+    def outputs(self) -> tuple[str, str, str, str]:
+        return (self.segment_changes, self.churn_risk, self.dead_letter, self.profiles)
 
     @property
     def all(self) -> tuple[str, ...]:

@@ -30,11 +30,27 @@ COMPLAINT_TYPES = frozenset({"complaint", "support_ticket"})
 
 
 class ChurnAssessor(Protocol):
-    """What the engine asks of the churn model after every evaluation of a profile."""
+    """What the engine asks of the online churn model (see ``stream.core.churn``)."""
 
     def assess(
-        self, profile: Profile, now: float, *, cause_id: str, cause_ts: float, emitted_at: datetime
-    ) -> list[ChurnRisk]: ...
+        self,
+        profile: Profile,
+        partition: int,
+        now: float,
+        *,
+        purchased: bool,
+        cause_id: str,
+        cause_ts: float,
+        emitted_at: datetime,
+    ) -> list[ChurnRisk]:
+        """Score the freshly evaluated profile, update its churn fields, return churn-risk
+        events; ``purchased`` says this evaluation follows a purchase (a label for pending
+        snapshots of this customer)."""
+        ...
+
+    def advance(self, partition: int, now: float) -> None:
+        """The partition's clock reached ``now``: resolve snapshots whose horizon passed."""
+        ...
 
 
 class Result(NamedTuple):
@@ -119,6 +135,7 @@ class Engine:
             partition,
             now,
             scores,
+            purchased=isinstance(event, Purchase) and not event.refund,
             cause=cause,
             cause_id=event.event_id,
             cause_ts=ts,
@@ -163,6 +180,8 @@ class Engine:
         if wall_ts is not None:
             clock.advance_to_wall(wall_ts)
         now = clock.now
+        if self.churn is not None:
+            self.churn.advance(partition, now)
         due = self.due[partition].pop_due(now)
         if not due:
             return []
@@ -190,6 +209,7 @@ class Engine:
                 partition,
                 now,
                 scores,
+                purchased=False,
                 cause="re-evaluation",
                 cause_id=cause_id,
                 cause_ts=now,
@@ -209,6 +229,7 @@ class Engine:
         now: float,
         scores: Scores | None,
         *,
+        purchased: bool,
         cause: str,
         cause_id: str,
         cause_ts: float,
@@ -254,7 +275,13 @@ class Engine:
         if self.churn is not None:
             outputs.extend(
                 self.churn.assess(
-                    profile, now, cause_id=cause_id, cause_ts=cause_ts, emitted_at=emitted_at
+                    profile,
+                    partition,
+                    now,
+                    purchased=purchased,
+                    cause_id=cause_id,
+                    cause_ts=cause_ts,
+                    emitted_at=emitted_at,
                 )
             )
         profile.evaluated_at = now
