@@ -171,7 +171,9 @@ class Engine:
 
     # -- the clock ----------------------------------------------------------------------
 
-    def tick(self, partition: int, emitted_at: datetime, wall_ts: float | None = None) -> list[Output]:
+    def tick(
+        self, partition: int, emitted_at: datetime, wall_ts: float | None = None
+    ) -> list[Output]:
         """Re-evaluate the partition's customers who are due at its clock.
 
         ``wall_ts`` (live mode) lets the clock advance with wall time on a quiet partition.

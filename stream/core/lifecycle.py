@@ -108,8 +108,7 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
             min(changes_at, grown_at),
         )
     recent_rate = (
-        decayed_value(profile.purchases_recent, profile.recent_at, now, RECENT_TAU_S)
-        / RECENT_TAU_S
+        decayed_value(profile.purchases_recent, profile.recent_at, now, RECENT_TAU_S) / RECENT_TAU_S
     )
     if recent_rate > config.growing_rate_ratio / gap:
         return Stage(

@@ -137,7 +137,9 @@ class Profile:
         return isinstance(other, Profile) and self.to_state() == other.to_state()
 
     def __repr__(self) -> str:
-        return f"Profile({self.customer_id!r}, rfm={self.rfm_segment}, stage={self.lifecycle_stage})"
+        return (
+            f"Profile({self.customer_id!r}, rfm={self.rfm_segment}, stage={self.lifecycle_stage})"
+        )
 
 
 def decayed_add(

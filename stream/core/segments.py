@@ -38,4 +38,3 @@ small. Compared in whole numbers so that a share of exactly 0.99 is never lost t
 
 def rfm_segment(r_score: int, f_score: int) -> str:
     return _GRID[r_score, f_score]
-
