@@ -40,9 +40,9 @@ class EngineConfig:
     declining_overdue_ratio: float = 2.0
     """`declining` once the silence exceeds this many times the customer's usual gap."""
     declining_spend_ratio: float = 0.5
-    """`declining` when the last 30 days' spend rate falls below this share of the customer's
-    usual rate and engagement falls too (or there is no engagement to judge by)."""
-    growing_rate_ratio: float = 1.5
+    """`declining` when recent orders' value falls below this share of the customer's usual
+    order value and engagement falls too (or there is no engagement to judge by)."""
+    growing_rate_ratio: float = 2.0
     """`growing` when the recent purchase rate is this many times the customer's usual rate."""
 
     # Churn risk

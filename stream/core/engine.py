@@ -105,14 +105,18 @@ class Engine:
         ts = event.ts.timestamp()
         clock = self.clock(partition)
         late = ts < clock.now
+        before = clock.now
         clock.observe(ts)
         now = clock.now
+        # Customers who fell due as the clock moved are evaluated first, in the event's turn,
+        # so both shells see silence at the same point of the input.
+        outputs = self._run_due(partition, now, emitted_at) if now > before else []
         customer_id = event.customer_id
         profile = self.profiles.get(customer_id)
         if profile is None:
             profile = Profile(customer_id, ts)
         elif event.event_id in profile.recent_ids:
-            return Result("duplicate", [], late)
+            return Result("duplicate", outputs, late)
         self._remember(profile, event.event_id, ts)
 
         old_keys = rfm.keys(profile)
@@ -130,7 +134,7 @@ class Engine:
         new_keys = rfm.keys(profile)
         self.population.replace(old_keys, new_keys)
         scores = self.population.score(new_keys) if new_keys is not None else None
-        outputs = self._evaluate(
+        outputs += self._evaluate(
             profile,
             partition,
             now,
@@ -176,12 +180,15 @@ class Engine:
     ) -> list[Output]:
         """Re-evaluate the partition's customers who are due at its clock.
 
-        ``wall_ts`` (live mode) lets the clock advance with wall time on a quiet partition.
+        Events already do this as they move the clock; shells call ``tick`` from a timer in
+        live mode, where ``wall_ts`` lets the clock advance with wall time on a quiet partition.
         """
         clock = self.clock(partition)
         if wall_ts is not None:
             clock.advance_to_wall(wall_ts)
-        now = clock.now
+        return self._run_due(partition, clock.now, emitted_at)
+
+    def _run_due(self, partition: int, now: float, emitted_at: datetime) -> list[Output]:
         if self.churn is not None:
             self.churn.advance(partition, now)
         due = self.due[partition].pop_due(now)

@@ -46,13 +46,15 @@ def _days(seconds: float) -> str:
 
 
 def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float | None:
-    """Recent spend as a share of usual spend, when it has fallen below the threshold."""
-    assert profile.first_purchase_ts is not None
-    tenure = now - profile.first_purchase_ts
-    if profile.frequency < 3 or tenure < 3 * RECENT_TAU_S or profile.monetary <= 0:
+    """Recent order value as a share of the usual one, when it fell below the threshold.
+
+    Order values, not spend per day: silence is already judged by the cadence, and a slow
+    buyer's spend per day is too noisy to call a trend.
+    """
+    if profile.frequency < 4 or profile.purchases_recent < 0.5 or profile.monetary <= 0:
         return None
-    recent_rate = decayed_value(profile.spend_recent, profile.recent_at, now, RECENT_TAU_S)
-    share = (recent_rate / RECENT_TAU_S) / (profile.monetary / tenure)
+    recent_order = profile.spend_recent / profile.purchases_recent
+    share = recent_order / (profile.monetary / profile.frequency)
     if share >= config.declining_spend_ratio:
         return None
     engaged = sum(profile.interactions.values())
@@ -92,7 +94,7 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
     if share is not None:
         return Stage(
             "declining",
-            f"spend in the last 30 days at {share:.0%} of usual, engagement falling",
+            f"recent orders at {share:.0%} of the usual value, engagement falling",
             changes_at,
         )
     if profile.reactivated_ts is not None and profile.reactivated_ts == last:

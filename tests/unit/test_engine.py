@@ -1,0 +1,144 @@
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stream.core import rfm
+from stream.core.config import EngineConfig
+from stream.core.engine import Engine
+from stream.core.profile import Profile
+from tests.reference import exact_rfm
+from tests.unit.events import EMITTED, interaction, purchase, survey
+
+
+def test_repeated_event_id_changes_nothing():
+    engine = Engine(EngineConfig())
+    event = purchase("c1", 1, 30)
+    first = engine.process(event, 0, EMITTED)
+    state = engine.profiles["c1"].to_state()
+    again = engine.process(event, 0, EMITTED)
+    assert first.status == "processed" and first.outputs
+    assert again.status == "duplicate" and again.outputs == []
+    assert engine.profiles["c1"].to_state() == state
+
+
+def test_detractor_survey_is_a_segment_change_at_once():
+    engine = Engine(EngineConfig())
+    engine.process(purchase("c1", 1), 0, EMITTED)
+    result = engine.process(survey("c1", 2, nps=3), 0, EMITTED)
+    [change] = [c for c in result.outputs if c.dimension == "satisfaction"]
+    assert (change.from_, change.to) == (None, "detractor")
+    result = engine.process(survey("c1", 3, nps=10, csat=2), 0, EMITTED)
+    assert not [c for c in result.outputs if c.dimension == "satisfaction"]
+
+
+def test_prospect_has_no_scores_until_first_purchase():
+    engine = Engine(EngineConfig())
+    result = engine.process(interaction("p", 1), 0, EMITTED)
+    assert [(c.dimension, c.to) for c in result.outputs] == [("lifecycle_stage", "prospect")]
+    profile = engine.profiles["p"]
+    assert profile.r_score is None and profile.rfm_segment is None and profile.value_tier is None
+
+
+def test_outputs_have_deterministic_ids():
+    engine_a, engine_b = Engine(EngineConfig()), Engine(EngineConfig())
+    events = [purchase(f"c{i % 3}", i) for i in range(9)]
+    ids_a = [o.event_id for e in events for o in engine_a.process(e, 0, EMITTED).outputs]
+    ids_b = [o.event_id for e in events for o in engine_b.process(e, 0, EMITTED).outputs]
+    assert ids_a == ids_b and len(set(ids_a)) == len(ids_a)
+
+
+def test_profile_state_round_trips():
+    engine = Engine(EngineConfig())
+    engine.process(purchase("c", 1, 10), 0, EMITTED)
+    engine.process(interaction("c", 2, "complaint"), 0, EMITTED)
+    engine.process(survey("c", 3, csat=4), 0, EMITTED)
+    profile = engine.profiles["c"]
+    assert Profile.from_state(profile.to_state()) == profile
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_order_within_lateness_gives_the_same_profile(rng: random.Random):
+    config = EngineConfig(allowed_lateness_s=10 * 86_400)
+    events = [purchase(f"c{i % 4}", i * 0.5, 10 + i) for i in range(20)]
+    events += [interaction(f"c{i % 4}", i * 0.7) for i in range(10)]
+    events += [survey("c1", 3, nps=5), survey("c1", 4, nps=9)]
+    events.sort(key=lambda e: e.ts)
+    shuffled = list(events)
+    # Shuffle only within windows shorter than the allowed lateness.
+    for start in range(0, len(shuffled), 6):
+        window = shuffled[start : start + 6]
+        rng.shuffle(window)
+        shuffled[start : start + 6] = window
+    finals = []
+    for order in (events, shuffled):
+        engine = Engine(config)
+        for event in order:
+            engine.process(event, 0, EMITTED)
+        finals.append(
+            {
+                cid: (
+                    p.frequency,
+                    round(p.monetary, 6),
+                    p.last_purchase_ts,
+                    p.first_purchase_ts,
+                    p.nps,
+                    dict(p.interactions),
+                    round(p.spend_recent, 6),
+                )
+                for cid, p in engine.profiles.items()
+            }
+        )
+    assert finals[0] == finals[1]
+
+
+def test_final_scores_match_the_exact_batch_after_a_reevaluation_round():
+    rng = random.Random(7)
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    rows = []
+    for i in range(3000):
+        customer = f"c{int(rng.paretovariate(1.2)) % 400}"
+        day = i / 30
+        amount = round(rng.lognormvariate(3, 1), 2)
+        rows.append((customer, day, amount))
+        engine.process(purchase(customer, day, amount), 0, EMITTED)
+    # One full re-evaluation interval later every customer has been re-scored.
+    last = engine.clocks[0].now
+    engine.tick(0, EMITTED, wall_ts=last + 86_400)
+    exact = exact_rfm((c, d * 86_400, a) for c, d, a in rows)
+    for customer, want in exact.items():
+        profile = engine.profiles[customer]
+        got = (profile.r_score, profile.f_score, profile.m_score, profile.rfm_segment)
+        assert got == (want.r, want.f, want.m, want.segment), customer
+        assert profile.value_tier == want.tier
+
+
+def test_tick_touches_only_due_customers():
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    for i in range(500):
+        engine.process(purchase(f"c{i}", i / 1000), 0, EMITTED)
+    touched = []
+    original = engine.profiles.get
+
+    class Spy(dict):
+        def get(self, key, default=None):
+            touched.append(key)
+            return original(key, default)
+
+    engine.profiles = Spy(engine.profiles)
+    engine.tick(0, EMITTED, wall_ts=engine.clocks[0].now + 60)
+    assert touched == []
+    engine.tick(0, EMITTED, wall_ts=engine.clocks[0].now + 86_400)
+    assert len(touched) == 500
+
+
+def test_rolling_window_forgets_old_purchases():
+    engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=30))
+    engine.process(purchase("c", 0, 100), 0, EMITTED)
+    engine.process(purchase("c", 10, 50), 0, EMITTED)
+    engine.process(purchase("other", 35, 5), 0, EMITTED)
+    engine.tick(0, EMITTED, wall_ts=engine.clocks[0].now + 86_400)
+    profile = engine.profiles["c"]
+    assert (profile.frequency, profile.monetary) == (1, 50.0)
+    assert rfm.keys(profile) is not None

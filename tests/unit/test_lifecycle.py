@@ -1,0 +1,59 @@
+"""Scripted customers: silence alone must move them to declining, churned, then reactivated."""
+
+import pytest
+
+from stream.core.config import EngineConfig
+from stream.core.engine import Engine
+from tests.unit.events import EMITTED, at, purchase
+
+
+def _stages_over_silence(gap_days: float, purchases: int, horizon_days: float = 90.0):
+    engine = Engine(EngineConfig(allowed_lateness_s=0, churn_horizon_days=horizon_days))
+    # A second, steady customer keeps the population non-trivial.
+    for i in range(purchases):
+        engine.process(purchase("steady", i * gap_days), 0, EMITTED)
+        engine.process(purchase("story", i * gap_days), 0, EMITTED)
+    last = (purchases - 1) * gap_days
+    transitions = []
+    day = last
+    while day < last + horizon_days + 5:
+        day += 0.25
+        for change in engine.tick(0, EMITTED, wall_ts=at(day).timestamp()):
+            if change.customer_id == "story" and change.dimension == "lifecycle_stage":
+                transitions.append((day - last, change.from_, change.to, change.reason))
+    return engine, transitions, last
+
+
+@pytest.mark.parametrize("gap_days", [10, 30])
+def test_silent_buyer_declines_on_their_own_cadence_then_churns(gap_days):
+    engine, transitions, last = _stages_over_silence(gap_days, purchases=8)
+    stages = [t[2] for t in transitions]
+    assert stages == ["declining", "churned"], transitions
+    declined_after, _, _, reason = transitions[0]
+    usual_gap = (30 * 2 + gap_days * 7) / (2 + 7)
+    # Declining after twice the usual gap (within one tick), well before the horizon.
+    assert 2 * usual_gap <= declined_after <= 2 * usual_gap + 0.5
+    assert declined_after < 90
+    assert "no purchase for" in reason and "usual gap" in reason
+    churned_after = transitions[1][0]
+    assert 90 <= churned_after <= 90.5
+
+    changes = engine.process(purchase("story", last + 100), 0, EMITTED).outputs
+    moved = [(c.from_, c.to) for c in changes if c.dimension == "lifecycle_stage"]
+    assert moved == [("churned", "reactivated")]
+
+
+def test_declining_comes_later_for_a_slower_buyer():
+    _, fast, _ = _stages_over_silence(10, purchases=8)
+    _, slow, _ = _stages_over_silence(30, purchases=8)
+    assert fast[0][0] < slow[0][0]
+
+
+def test_new_then_growing_then_mature():
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    stages = []
+    for i in range(12):
+        result = engine.process(purchase("c", i * 20.0), 0, EMITTED)
+        stages += [c.to for c in result.outputs if c.dimension == "lifecycle_stage"]
+    assert stages[:2] == ["new", "growing"]
+    assert stages[-1] == "mature"

@@ -1,0 +1,91 @@
+"""Contracts: committed JSON Schemas match the models, and bad input gets a readable reason."""
+
+import json
+
+import orjson
+import pytest
+
+import schemas
+from schemas.inputs import InvalidInput, parse_input
+from stream.cli import main
+
+GOOD = {
+    "purchase": {
+        "event_id": "e1",
+        "customer_id": "c1",
+        "ts": "2026-03-01T10:00:00+01:00",
+        "order_id": "o1",
+        "amount": 12.5,
+        "currency": "EUR",
+    },
+    "interaction": {
+        "event_id": "e2",
+        "customer_id": "c1",
+        "ts": "2026-03-01T10:00:00Z",
+        "type": "email_open",
+        "channel": "email",
+    },
+    "survey": {
+        "event_id": "e3",
+        "customer_id": "c1",
+        "ts": "2026-03-01T10:00:00Z",
+        "survey_id": "s1",
+        "nps": 6,
+    },
+}
+
+
+def test_committed_json_schemas_match_the_models():
+    committed = {p.name: p.read_text() for p in schemas.COMMITTED_DIR.glob("*.json")}
+    assert committed == schemas.json_schemas(), "run `make schemas` and commit schemas/json"
+
+
+def test_export_command_writes_one_file_per_topic(tmp_path):
+    assert main(["schemas", "export", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(f"{t}.schema.json" for t in schemas.TOPIC_MODELS)
+    for path in tmp_path.iterdir():
+        assert json.loads(path.read_text())["x-topic"] in schemas.TOPIC_MODELS
+
+
+@pytest.mark.parametrize("kind", GOOD)
+def test_valid_events_parse_and_keep_unknown_fields(kind):
+    event = parse_input(kind, orjson.dumps({**GOOD[kind], "note": "kept"}), max_bytes=10_000)
+    assert event.model_extra == {"note": "kept"}
+    assert event.schema_version == 1
+
+
+def _bad(kind, **changes):
+    body = {**GOOD[kind], **changes}
+    return orjson.dumps({k: v for k, v in body.items() if v is not None})
+
+
+BAD = [
+    ("purchase", b"{not json", "not valid JSON"),
+    ("purchase", b"[1, 2]", "invalid purchase"),
+    ("purchase", _bad("purchase", amount=-1), "amount"),
+    ("purchase", _bad("purchase", amount="ten"), "amount"),
+    ("purchase", _bad("purchase", ts="2026-03-01T10:00:00"), "ts"),
+    ("purchase", _bad("purchase", ts="yesterday"), "ts"),
+    ("purchase", _bad("purchase", customer_id=None), "customer_id"),
+    ("purchase", _bad("purchase", customer_id=""), "customer_id"),
+    ("purchase", _bad("purchase", currency="euro"), "currency"),
+    ("purchase", _bad("purchase", event_type="survey"), "event_type"),
+    ("purchase", _bad("purchase", schema_version=2), "schema_version"),
+    ("interaction", _bad("interaction", type="teleport"), "unknown interaction type"),
+    ("survey", _bad("survey", nps=None), "at least one of nps"),
+    ("survey", _bad("survey", nps=11), "nps"),
+    ("survey", _bad("survey", csat=0), "csat"),
+    ("purchase", b'{"amount": 1e400}', "invalid purchase"),
+]
+
+
+@pytest.mark.parametrize(("kind", "raw", "reason"), BAD)
+def test_bad_input_is_refused_with_a_reason(kind, raw, reason):
+    with pytest.raises(InvalidInput, match=reason):
+        parse_input(kind, raw, max_bytes=10_000)
+
+
+def test_huge_payload_is_refused_before_parsing():
+    with pytest.raises(InvalidInput, match="exceeds"):
+        parse_input("purchase", b"x" * 2_000_001, max_bytes=1_000_000)
