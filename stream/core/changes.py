@@ -40,7 +40,7 @@ def segment_change(
         customer_id=profile.customer_id,
         ts=event_time(cause_ts),
         emitted_at=emitted_at,
-        dimension=dimension,  # type: ignore[arg-type]
+        dimension=dimension,
         from_=old,
         to=new,
         recency_days=recency_days(profile, now),

@@ -85,7 +85,7 @@ class EngineConfig:
                     f"STREAM_ENGINE_{key.upper()} is not a setting; "
                     f"known: {', '.join(sorted(known))}"
                 )
-            kind = type(known[key].default)
+            kind: type = type(known[key].default)
             try:
                 kwargs[key] = kind(raw)
             except ValueError:

@@ -39,7 +39,7 @@ def test_population_scores_equal_the_exact_definition(rows):
         purchases.append((f"c{i}", ts, monetary - (monetary / frequency) * (frequency - 1)))
     exact = exact_rfm(purchases)
     thresholds = population.thresholds()
-    for i, (ts, frequency, monetary) in enumerate(rows):
+    for i, (ts, frequency, _) in enumerate(rows):
         keys = rfm_keys(ts, frequency, round(sum(p[2] for p in purchases if p[0] == f"c{i}"), 2))
         scores = population.score(keys)
         assert scores == thresholds.score(keys)
