@@ -16,7 +16,10 @@ from stream.config import ConfigError, Settings
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BROKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 # Each module defines ``register(subparsers)``, which adds its parser with ``func=run``.
-COMMANDS = ("stream.tools.schemas_cmd",)
+COMMANDS = (
+    "stream.tools.schemas_cmd",
+    "stream.tools.broker_cmd",
+)
 
 
 class BrokerUnavailable(RuntimeError):

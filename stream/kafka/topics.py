@@ -1,0 +1,106 @@
+"""Topic administration: wait for a broker, then create every topic the engine uses.
+
+Creation is idempotent, so ``stream broker``, the worker and the tests may all call
+:func:`ensure_topics` on the same cluster. An existing topic is left as it is (Kafka cannot
+shrink partitions, and changing them would re-key customers), with a warning if its partition
+count differs from the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+
+from stream.config import Settings
+from stream.kafka import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+COMPACTED = {"cleanup.policy": "compact"}
+
+
+def admin_client(bootstrap_servers: str, timeout: float = 10.0) -> KafkaAdminClient:
+    """An admin client that has already reached the broker, or :class:`BrokerUnavailable`."""
+    timeout_ms = max(int(timeout * 1000), 1)
+    try:
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers,
+            client_id="stream-admin",
+            bootstrap_timeout_ms=timeout_ms,
+            request_timeout_ms=max(timeout_ms, 1000),
+            reconnect_backoff_max_ms=500,
+        )
+    except KafkaError as exc:
+        raise BrokerUnavailable(
+            f"no answer from {bootstrap_servers} within {timeout:.0f}s ({exc!r})"
+        ) from None
+
+
+def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> list[str]:
+    """Block until the broker answers a metadata request; return its topic names."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise BrokerUnavailable(
+                f"no answer from {bootstrap_servers} within {timeout:.0f}s (last error: "
+                f"{last_error!r}); is the broker running? Start one with 'stream broker'"
+            )
+        try:
+            with admin_client(bootstrap_servers, min(remaining, 5.0)) as admin:
+                return list(admin.list_topics())
+        except (BrokerUnavailable, KafkaError, OSError) as exc:
+            last_error = exc
+            time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
+
+
+def topic_specs(settings: Settings) -> dict[str, dict[str, object]]:
+    """What to create: every topic with the configured partitions; profiles compacted."""
+    specs: dict[str, dict[str, object]] = {
+        name: {
+            "num_partitions": settings.partitions,
+            "replication_factor": settings.replication,
+        }
+        for name in settings.topics.all
+    }
+    specs[settings.topics.profiles]["configs"] = dict(COMPACTED)
+    return specs
+
+
+def ensure_topics(bootstrap_servers: str, settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create the missing topics; return the names that were created by this call."""
+    wait_for_broker(bootstrap_servers, timeout)
+    specs = topic_specs(settings)
+    with admin_client(bootstrap_servers, timeout) as admin:
+        result = admin.create_topics(specs, timeout_ms=int(timeout * 1000), raise_errors=False)
+        created = []
+        for topic in result["topics"]:
+            error = for_code(topic["error_code"])
+            if topic["error_code"] == 0:
+                created.append(topic["name"])
+            elif error is not TopicAlreadyExistsError:
+                raise RuntimeError(
+                    f"could not create topic {topic['name']!r}: {error.__name__} "
+                    f"({topic.get('error_message') or 'no message from the broker'})"
+                )
+        admin.wait_for_topics(list(specs), timeout_ms=int(timeout * 1000))
+        _warn_on_partition_mismatch(admin.describe_topics(list(specs)), settings.partitions)
+    if created:
+        log.info("created topics", extra={"topics": created, "bootstrap": bootstrap_servers})
+    return created
+
+
+def _warn_on_partition_mismatch(described: list[dict], partitions: int) -> None:  # type: ignore[type-arg]
+    for topic in described:
+        actual = len(topic["partitions"])
+        if actual != partitions:
+            log.warning(
+                "topic has %d partitions, settings ask for %d; leaving it as it is",
+                actual,
+                partitions,
+                extra={"topic": topic["name"]},
+            )
