@@ -1,0 +1,1 @@
+"""The Faust shell: reads the input topics, drives the core engine, writes the outputs."""
