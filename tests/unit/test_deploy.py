@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, get_args
@@ -125,7 +126,9 @@ def known_setting_names() -> set[str]:
     return names
 
 
-def deployed_settings(services: dict[str, Any], configmap: dict[str, str]):  # type: ignore[no-untyped-def]
+def deployed_settings(
+    services: dict[str, Any], configmap: dict[str, str]
+) -> Iterator[tuple[str, dict[str, str]]]:
     yield "Dockerfile ENV", {k: v for k, v in dockerfile_env().items() if k.startswith("STREAM_")}
     for name in WORKERS:
         yield f"compose {name}", worker_env(services, name)
@@ -164,7 +167,7 @@ def image_tag(image: str) -> str:
     return last.split(":", 1)[1] if ":" in last else ""
 
 
-def all_images(services, k8s) -> list[str]:  # type: ignore[no-untyped-def]
+def all_images(services: dict[str, Any], k8s: dict[str, list[dict[str, Any]]]) -> list[str]:
     images = [service["image"] for service in services.values() if "image" in service]
     images += [args.split()[0] for args in dockerfile("FROM")]
     for docs in k8s.values():
