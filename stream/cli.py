@@ -19,6 +19,7 @@ EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BROKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 COMMANDS = (
     "stream.tools.schemas_cmd",
     "stream.tools.broker_cmd",
+    "stream.tools.generate",
 )
 
 

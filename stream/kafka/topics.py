@@ -22,39 +22,43 @@ log = logging.getLogger(__name__)
 COMPACTED = {"cleanup.policy": "compact"}
 
 
+def _connect(bootstrap_servers: str, timeout: float) -> KafkaAdminClient:
+    timeout_ms = max(int(timeout * 1000), 1)
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="stream-admin",
+        bootstrap_timeout_ms=timeout_ms,
+        request_timeout_ms=max(timeout_ms, 1000),
+        reconnect_backoff_max_ms=500,
+    )
+
+
 def admin_client(bootstrap_servers: str, timeout: float = 10.0) -> KafkaAdminClient:
     """An admin client that has already reached the broker, or :class:`BrokerUnavailable`."""
-    timeout_ms = max(int(timeout * 1000), 1)
     try:
-        return KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers,
-            client_id="stream-admin",
-            bootstrap_timeout_ms=timeout_ms,
-            request_timeout_ms=max(timeout_ms, 1000),
-            reconnect_backoff_max_ms=500,
-        )
+        return _connect(bootstrap_servers, timeout)
     except KafkaError as exc:
         raise BrokerUnavailable(
-            f"no answer from {bootstrap_servers} within {timeout:.0f}s ({exc!r})"
+            f"no answer from {bootstrap_servers} within {timeout:.0f}s ({exc})"
         ) from None
 
 
 def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> list[str]:
     """Block until the broker answers a metadata request; return its topic names."""
     deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
+    last_error = "none"
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise BrokerUnavailable(
                 f"no answer from {bootstrap_servers} within {timeout:.0f}s (last error: "
-                f"{last_error!r}); is the broker running? Start one with 'stream broker'"
+                f"{last_error}); is the broker running? 'stream broker' starts one"
             )
         try:
-            with admin_client(bootstrap_servers, min(remaining, 5.0)) as admin:
+            with _connect(bootstrap_servers, min(remaining, 5.0)) as admin:
                 return list(admin.list_topics())
-        except (BrokerUnavailable, KafkaError, OSError) as exc:
-            last_error = exc
+        except (KafkaError, OSError) as exc:
+            last_error = str(exc) or type(exc).__name__
             time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
 
 
