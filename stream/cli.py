@@ -20,6 +20,7 @@ COMMANDS = (
     "stream.tools.schemas_cmd",
     "stream.tools.broker_cmd",
     "stream.tools.generate",
+    "stream.tools.lag_cmd",
 )
 
 

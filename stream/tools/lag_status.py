@@ -96,10 +96,10 @@ def evaluate_partition(window: Sequence[Observation], group_committing: bool) ->
     span = window[-1].at - window[0].at
     if _frozen(window):
         if not group_committing:
-            return Verdict(Status.STOP, f"no commit progress in the group for at least {span:.0f}s")
-        return Verdict(Status.STALL, f"offset stuck for {span:.0f}s while the group commits")
+            return Verdict(Status.STOP, f"no commit progress in the group for at least {span:.1f}s")
+        return Verdict(Status.STALL, f"offset stuck for {span:.1f}s while the group commits")
     if all(b.lag >= a.lag for a, b in zip(window, window[1:], strict=False)):
-        return Verdict(Status.WARN, f"lag never decreased in {span:.0f}s")
+        return Verdict(Status.WARN, f"lag never decreased in {span:.1f}s")
     return Verdict(Status.OK, "consuming")
 
 
