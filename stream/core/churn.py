@@ -80,9 +80,9 @@ def next_band(probability: float, current: str | None, hysteresis: float) -> str
     """The band after ``probability``: it leaves ``current`` only once ``hysteresis`` past
     a boundary, so a customer hovering around 0.33 or 0.66 does not flap.
 
-    >>> next_band(0.35, "low", 0.03), next_band(0.37, "low", 0.03)
+    >>> next_band(0.35, "low", 0.03), next_band(0.36, "low", 0.03)
     ('low', 'medium')
-    >>> next_band(0.31, "medium", 0.03), next_band(0.29, "medium", 0.03)
+    >>> next_band(0.31, "medium", 0.03), next_band(0.30, "medium", 0.03)
     ('medium', 'low')
     >>> next_band(0.9, "low", 0.03), next_band(0.68, "low", 0.03)
     ('high', 'medium')
@@ -90,9 +90,10 @@ def next_band(probability: float, current: str | None, hysteresis: float) -> str
     if current is None:
         return raw_band(probability)
     level = BANDS.index(current)
-    while level < len(BOUNDARIES) and probability >= BOUNDARIES[level] + hysteresis:
+    # Rounded so that 0.33 - 0.03 is 0.30, not 0.30000000000000004.
+    while level < len(BOUNDARIES) and probability >= round(BOUNDARIES[level] + hysteresis, 9):
         level += 1
-    while level > 0 and probability < BOUNDARIES[level - 1] - hysteresis:
+    while level > 0 and probability <= round(BOUNDARIES[level - 1] - hysteresis, 9):
         level -= 1
     return BANDS[level]
 

@@ -1,0 +1,379 @@
+import math
+import random
+
+import pytest
+
+from schemas.outputs import ChurnRisk
+from stream.core.churn import ChurnModel, next_band, sample_silence_s
+from stream.core.config import DAY, EngineConfig
+from stream.core.engine import Engine
+from stream.core.features import churn_features
+from stream.core.profile import Profile
+from tests.unit.events import EMITTED, at, purchase
+
+CONFIG = EngineConfig()
+H = CONFIG.churn_horizon_s
+
+
+def buyer(customer: str, last_day: float = 0.0, **fields: object) -> Profile:
+    profile = Profile(customer, 0.0)
+    profile.first_purchase_ts = min(0.0, last_day * DAY)
+    profile.last_purchase_ts = last_day * DAY
+    profile.frequency, profile.monetary = 3, 90.0
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    return profile
+
+
+def assess(
+    model: ChurnModel,
+    profile: Profile,
+    now: float,
+    *,
+    partition: int = 0,
+    purchased: bool = False,
+    cause_id: str | None = None,
+) -> list[ChurnRisk]:
+    return model.assess(
+        profile,
+        partition,
+        now,
+        purchased=purchased,
+        cause_id=cause_id or f"tick:{now:.0f}",
+        cause_ts=now,
+        emitted_at=EMITTED,
+    )
+
+
+def snapshot_time(profile: Profile) -> float:
+    assert profile.last_purchase_ts is not None
+    sample = sample_silence_s(profile.customer_id, profile.last_purchase_ts, H)
+    return profile.last_purchase_ts + sample + 1.0
+
+
+def buy(model: ChurnModel, profile: Profile, ts: float, partition: int = 0) -> None:
+    profile.last_purchase_ts = ts
+    profile.frequency += 1
+    assess(model, profile, ts, partition=partition, purchased=True, cause_id=f"buy:{ts}")
+
+
+def counts(model: ChurnModel) -> tuple[int, int, int]:
+    metrics = model.metrics()
+    return metrics["labelled"], metrics["labelled_churned"], metrics["pending"]
+
+
+# -- delayed labels -------------------------------------------------------------------------
+
+
+def test_a_snapshot_waits_for_its_sampled_silence():
+    model = ChurnModel(CONFIG)
+    profile = buyer("c1")
+    assess(model, profile, snapshot_time(profile) - 2.0)
+    assert counts(model) == (0, 0, 0)
+    assess(model, profile, snapshot_time(profile))
+    assert counts(model) == (0, 0, 1)
+
+
+def test_purchase_within_the_horizon_labels_the_snapshot_not_churned():
+    model = ChurnModel(CONFIG)
+    profile = buyer("c1")
+    taken = snapshot_time(profile)
+    assess(model, profile, taken)
+    buy(model, profile, taken + 10 * DAY)
+    labelled, churned, _ = counts(model)
+    assert (labelled, churned) == (1, 0)
+
+
+def test_silence_past_the_horizon_labels_the_snapshot_churned():
+    model = ChurnModel(CONFIG)
+    profile = buyer("c1")
+    taken = snapshot_time(profile)
+    assess(model, profile, taken)
+    model.advance(0, taken + H - 1.0)
+    assert counts(model) == (0, 0, 1)
+    model.advance(0, taken + H)
+    assert counts(model) == (1, 1, 0)
+
+
+def test_a_purchase_seen_after_the_horizon_still_labels_churned():
+    model = ChurnModel(CONFIG)
+    profile = buyer("c1")
+    taken = snapshot_time(profile)
+    assess(model, profile, taken)
+    buy(model, profile, taken + H + DAY)
+    assert counts(model)[:2] == (1, 1)
+
+
+def test_a_late_purchase_from_before_the_snapshot_drops_it_unlabelled():
+    model = ChurnModel(CONFIG)
+    profile = buyer("c1")
+    taken = snapshot_time(profile)
+    assess(model, profile, taken)
+    model.assess(
+        profile, 0, taken, purchased=True, cause_id="late", cause_ts=taken - 60, emitted_at=EMITTED
+    )
+    assert model.metrics()["labelled"] == 0
+    assert model.metrics()["dropped_stale"] == 1
+
+
+def test_customers_silent_for_the_horizon_are_not_sampled():
+    model = ChurnModel(CONFIG)
+    assess(model, buyer("c1"), H + DAY)
+    assert counts(model) == (0, 0, 0)
+
+
+def test_pending_snapshots_are_bounded_per_customer_and_in_all():
+    model = ChurnModel(CONFIG, max_pending=3)
+    profiles = [buyer(f"c{i}") for i in range(10)]
+    for profile in sorted(profiles, key=snapshot_time):
+        for extra_day in range(3):
+            assess(model, profile, snapshot_time(profile) + extra_day * DAY)
+    metrics = model.metrics()
+    assert (metrics["pending"], metrics["snapshots"]) == (3, 3)
+    assert metrics["skipped_full"] == 7 * 3
+
+
+def test_page_views_wait_for_the_next_re_evaluation():
+    model = ChurnModel(CONFIG)
+    profile = buyer("c1", last_day=0, nps=9)
+    [first] = assess(model, profile, DAY)
+    profile.last_event_ts = 200 * DAY  # an interaction, not a survey answer
+    assert assess(model, profile, 200 * DAY, cause_id="page-view") == []
+    assert profile.churn_probability == first.probability
+    [moved] = assess(model, profile, 200 * DAY)
+    assert moved.probability > first.probability
+
+
+# -- bands and emission ---------------------------------------------------------------------
+
+
+def scripted(model: ChurnModel, probabilities: list[float]) -> None:
+    script = iter(probabilities)
+    model.predict = lambda features: (next(script), "test/1")  # type: ignore[method-assign]
+
+
+def emitted_bands(config: EngineConfig, probabilities: list[float]) -> list[tuple[str, ...]]:
+    model = ChurnModel(config)
+    scripted(model, probabilities)
+    profile = buyer("c1")
+    found = []
+    for day, _ in enumerate(probabilities):
+        for risk in assess(model, profile, day * DAY):
+            found.append((risk.previous_band, risk.band, risk.probability))
+    return found
+
+
+def test_hysteresis_stops_flapping_around_both_boundaries():
+    quiet = EngineConfig(churn_step=0.9)
+    around_low = [0.30, 0.34, 0.32, 0.35, 0.31, 0.36, 0.34, 0.31, 0.32, 0.30]
+    assert emitted_bands(quiet, around_low) == [
+        (None, "low", 0.30),
+        ("low", "medium", 0.36),
+        ("medium", "low", 0.30),
+    ]
+    around_high = [0.64, 0.68, 0.65, 0.69, 0.67, 0.64, 0.635, 0.63]
+    assert emitted_bands(quiet, around_high) == [
+        (None, "medium", 0.64),
+        ("medium", "high", 0.69),
+        ("high", "medium", 0.63),
+    ]
+
+
+def test_a_jump_crosses_both_boundaries_at_once():
+    assert next_band(0.95, "low", 0.03) == "high"
+    assert next_band(0.05, "high", 0.03) == "low"
+
+
+def test_emits_when_the_probability_moves_more_than_the_step():
+    config = EngineConfig(churn_step=0.1)
+    assert emitted_bands(config, [0.10, 0.15, 0.19, 0.205, 0.25, 0.10, 0.05]) == [
+        (None, "low", 0.10),
+        ("low", "low", 0.205),
+        ("low", "low", 0.10),
+    ]
+
+
+def test_profile_keeps_the_last_emitted_probability_and_band():
+    model = ChurnModel(EngineConfig(churn_step=0.1))
+    scripted(model, [0.20, 0.25, 0.70])
+    profile = buyer("c1")
+    assess(model, profile, DAY)
+    assess(model, profile, 2 * DAY)
+    assert (profile.churn_probability, profile.churn_band) == (0.20, "low")
+    [risk] = assess(model, profile, 3 * DAY)
+    assert (profile.churn_probability, profile.churn_band) == (0.70, "high")
+    assert (risk.previous_band, risk.horizon_days) == ("low", 90)
+
+
+def test_prospects_get_no_churn_risk():
+    model = ChurnModel(CONFIG)
+    assert assess(model, Profile("p", 0.0), DAY) == []
+
+
+def test_cold_start_prior_rises_with_overdue_ratio():
+    model = ChurnModel(CONFIG)
+    probabilities = []
+    for silence_days in (1, 40, 70, 100, 150):
+        risk = assess(model, buyer(f"c{silence_days}"), silence_days * DAY)[0]
+        assert risk.model_version == "prior/1"
+        assert risk.top_features[0].feature in {"usual_gap_days", "overdue_ratio"}
+        probabilities.append(risk.probability)
+    assert probabilities == sorted(probabilities)
+    assert probabilities[0] < 0.33 and probabilities[-1] >= 0.66
+
+
+# -- learning -------------------------------------------------------------------------------
+
+
+def customer(r: random.Random, name: str, churner: bool) -> Profile:
+    """A buyer whose complaints and NPS hint at churn, with the silence drawn independently,
+    so the cold-start prior cannot tell the classes apart and only learning can."""
+    complaints = sum(r.random() < (0.5 if churner else 0.1) for _ in range(4))
+    nps = r.randint(0, 7) if churner else r.randint(4, 10)
+    return buyer(name, frequency=r.randint(2, 8), complaints=complaints, nps=nps)
+
+
+def learn_population(model: ChurnModel, n: int, seed: int) -> None:
+    """Each customer on its own partition: a snapshot, then its outcome."""
+    r = random.Random(seed)
+    for i in range(n):
+        churner = r.random() < 0.4
+        profile = customer(r, f"s{seed}-{i}", churner)
+        taken = snapshot_time(profile)
+        assess(model, profile, taken, partition=i)
+        if churner:
+            model.advance(i, taken + H)
+        else:
+            buy(model, profile, taken + r.uniform(1, 80) * DAY, partition=i)
+
+
+def held_out(n: int, seed: int) -> list[tuple[dict[str, float], int]]:
+    r = random.Random(seed)
+    found = []
+    for i in range(n):
+        churner = r.random() < 0.4
+        profile = customer(r, f"h{i}", churner)
+        found.append((churn_features(profile, snapshot_time(profile), CONFIG), int(churner)))
+    return found
+
+
+def auc(scored: list[tuple[float, int]]) -> float:
+    """Mann-Whitney: the share of (churner, stayer) pairs ranked the right way round."""
+    positives = [p for p, y in scored if y]
+    negatives = [p for p, y in scored if not y]
+    wins = sum((p > q) + 0.5 * (p == q) for p in positives for q in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def test_the_learnt_model_ranks_churners_first():
+    model = ChurnModel(CONFIG, warmup_labels=200, learning_rate=0.05)
+    test_set = held_out(400, seed=99)
+    prior_auc = auc([(model.predict(x)[0], y) for x, y in test_set])
+    learn_population(model, 1500, seed=1)
+    metrics = model.metrics()
+    assert metrics["model_version"] == "logreg/1"
+    assert metrics["labelled"] == 1500 and metrics["pending"] == 0
+    learnt_auc = auc([(model.predict(x)[0], y) for x, y in test_set])
+    assert abs(prior_auc - 0.5) < 0.1
+    assert learnt_auc > 0.75
+    assert metrics["rolling_roc_auc"] > 0.7 and math.isfinite(metrics["log_loss"])
+
+
+def test_fast_scoring_matches_the_river_pipeline():
+    model = ChurnModel(CONFIG, warmup_labels=10)
+    learn_population(model, 100, seed=3)
+    for features, _ in held_out(20, seed=4):
+        expected = model.model.pipeline.predict_proba_one(features)[True]
+        z = model.model.log_odds(features)
+        assert 1 / (1 + math.exp(-z)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_shift_in_what_predicts_churn_swaps_in_a_fresh_model():
+    model = ChurnModel(CONFIG, warmup_labels=200, learning_rate=0.05)
+    learn_population(model, 1000, seed=5)
+    assert model.metrics()["model_version"] == "logreg/1"
+    # Now the complainers are the ones who stay.
+    r = random.Random(6)
+    for i in range(1500):
+        churner = r.random() < 0.4
+        profile = customer(r, f"flip-{i}", not churner)
+        taken = snapshot_time(profile)
+        assess(model, profile, taken, partition=10_000 + i)
+        if churner:
+            model.advance(10_000 + i, taken + H)
+        else:
+            buy(model, profile, taken + DAY, partition=10_000 + i)
+    metrics = model.metrics()
+    assert metrics["drift_resets"] >= 1
+    assert metrics["model_version"] != "logreg/1"
+
+
+# -- state ----------------------------------------------------------------------------------
+
+
+def test_state_round_trip_continues_identically():
+    model = ChurnModel(CONFIG, warmup_labels=50)
+    learn_population(model, 300, seed=7)
+    waiting = buyer("waiting")
+    taken = snapshot_time(waiting)
+    assess(model, waiting, taken)
+    restored = ChurnModel.from_bytes(model.to_bytes(), CONFIG)
+    assert restored.metrics() == model.metrics()
+    assert restored.metrics()["pending"] == 1
+    test_set = held_out(50, seed=8)
+    assert [restored.predict(x) for x, _ in test_set] == [model.predict(x) for x, _ in test_set]
+    for each in (model, restored):
+        each.advance(0, taken + H)
+        learn_population(each, 100, seed=9)
+    assert restored.metrics() == model.metrics()
+    assert [restored.predict(x) for x, _ in test_set] == [model.predict(x) for x, _ in test_set]
+
+
+def test_state_for_another_horizon_is_refused():
+    data = ChurnModel(CONFIG).to_bytes()
+    with pytest.raises(ValueError, match="60"):
+        ChurnModel.from_bytes(data, EngineConfig(churn_horizon_days=60))
+
+
+# -- through the engine ---------------------------------------------------------------------
+
+
+def shop_history() -> list:
+    """Regulars buy every 20 days for the whole year; lapsers buy three times and go quiet."""
+    events = []
+    for i in range(30):
+        offset = i * 0.3
+        events += [purchase(f"regular{i}", offset + day) for day in range(0, 361, 20)]
+        events += [purchase(f"lapser{i}", offset + day) for day in (0, 15, 30)]
+    return sorted(events, key=lambda event: event.ts)
+
+
+def run_engine(events: list, model: ChurnModel) -> tuple[Engine, list[ChurnRisk]]:
+    engine = Engine(CONFIG, churn=model)
+    outputs = []
+    day = 0
+    for event in events:
+        while at(day) <= event.ts:
+            outputs += engine.tick(0, EMITTED, wall_ts=at(day).timestamp())
+            day += 1
+        outputs += engine.process(event, 0, EMITTED).outputs
+    while day <= 365:
+        outputs += engine.tick(0, EMITTED, wall_ts=at(day).timestamp())
+        day += 1
+    return engine, [o for o in outputs if isinstance(o, ChurnRisk)]
+
+
+def test_engine_learns_from_purchases_and_silence():
+    events = shop_history()
+    model = ChurnModel(CONFIG, warmup_labels=20, learning_rate=0.1)
+    engine, risks = run_engine(events, model)
+    metrics = model.metrics()
+    assert 0 < metrics["labelled_churned"] < metrics["labelled"]
+    assert metrics["model_version"] == "logreg/1"
+    bands = {cid: p.churn_band for cid, p in engine.profiles.items()}
+    assert all(bands[f"regular{i}"] == "low" for i in range(30))
+    assert all(bands[f"lapser{i}"] == "high" for i in range(30))
+    assert len({risk.event_id for risk in risks}) == len(risks)
+
+    _, again = run_engine(events, ChurnModel(CONFIG, warmup_labels=20, learning_rate=0.1))
+    assert [r.model_dump() for r in again] == [r.model_dump() for r in risks]
