@@ -11,9 +11,9 @@ features at the partition's clock ``t``; the snapshot is labelled once its outco
 Memory is bounded: at most one pending snapshot per customer and ``max_pending`` in all (what
 does not fit is counted, not kept). A customer is snapshotted at most once per gap between
 purchases, at a silence drawn uniformly from ``[0, H)`` by hashing the customer and their last
-purchase: over a population that samples customer-days evenly, which is what the model is
-asked about, and it is deterministic. Customers already silent for H days are not sampled:
-their outcome is rarely in doubt and they would swamp the labels.
+purchase. Across the population that samples customer-days evenly, which is what the model
+is asked about, and a replay samples the same snapshots. Customers already silent for H days
+are not sampled: their outcome is rarely in doubt and they would swamp the labels.
 
 Each label is first predicted, then learnt (progressive validation), feeding log loss and
 ROC AUC, overall and rolling. ADWIN watches the model's absolute error; when the error rises
@@ -184,7 +184,14 @@ def _top(found: list[tuple[str, float, float]]) -> list[FeatureContribution]:
 
 
 class ChurnModel:
-    """The engine's :class:`~stream.core.engine.ChurnAssessor`, learnt online."""
+    """The engine's :class:`~stream.core.engine.ChurnAssessor`, learnt online.
+
+    ``warmup_labels``: labels learnt before the model replaces the prior (and before a
+    background model replaces the serving one). ``max_pending``: snapshots held in all.
+    ``learning_rate`` and ``l2``: the SGD logistic regression's (0.01 ranked best of
+    0.003-0.1, Adam and Hoeffding/ARF trees on a simulated shop). ``drift_delta``: ADWIN's
+    confidence; smaller means fewer, surer resets.
+    """
 
     def __init__(
         self,
