@@ -1,13 +1,15 @@
 """The due-time index: which customers must be re-evaluated by a given event time.
 
 Customers are filed in buckets of ``resolution_s`` by their due time. ``pop_due(now)`` takes
-whole buckets up to ``now``, so a tick costs only the customers who are due (plus a few
-empty buckets), never a scan of everyone. A customer re-filed before its bucket comes due is
-found there later and skipped if its recorded due time moved.
+the buckets that have wholly passed, so a tick costs only the customers who are due (plus a
+few empty buckets), never a scan of everyone, and a customer is evaluated at most one
+resolution after their due time.
 
 >>> index = DueIndex(resolution_s=10)
 >>> index.schedule("a", 15.0); index.schedule("b", 35.0); index.schedule("a", 25.0)
->>> sorted(index.pop_due(29.0))
+>>> index.pop_due(29.0)
+[]
+>>> index.pop_due(30.0)
 ['a']
 >>> len(index)
 1
@@ -56,19 +58,12 @@ class DueIndex:
                 members.discard(customer_id)
 
     def pop_due(self, now: float) -> list[str]:
-        """Remove and return, in a deterministic order, the customers due at or before ``now``."""
+        """Remove and return, in a deterministic order, customers of buckets ended by ``now``."""
         heap = self._heap
         due: list[str] = []
-        while heap and heap[0] * self._resolution_s <= now:
-            bucket = heap[0]
-            members = self._buckets[bucket]
+        while heap and (heap[0] + 1) * self._resolution_s <= now:
+            members = self._buckets.pop(heapq.heappop(heap))
             for customer_id in sorted(members):
-                if self._due[customer_id] <= now:
-                    members.discard(customer_id)
-                    del self._due[customer_id]
-                    due.append(customer_id)
-            if members:
-                break
-            heapq.heappop(heap)
-            del self._buckets[bucket]
+                del self._due[customer_id]
+                due.append(customer_id)
         return due

@@ -1,8 +1,18 @@
 """The engine: one validated event or one clock tick in, the output events it causes out.
 
 Both shells drive this class: the Faust worker (per partition, in offset order) and the file
-backtest. It holds the buyers' population, one clock and one due-time index per partition,
+backtest. It holds the buyers' population and, per partition, a clock and a due-time index,
 and reads and writes profiles through a plain mapping, which the worker backs with its table.
+
+Silence is an event. A customer with no input is re-evaluated when something about them can
+change, and only then:
+
+- their lifecycle stage would change (``lifecycle.assess`` says exactly when);
+- once per re-evaluation interval, a sweep compares the score cut points with the previous
+  sweep's and re-evaluates the customers whose values a cut crossed (``crossings``);
+- their churn risk is re-checked every half usual gap of silence, at least one interval apart.
+
+So a tick costs the customers who are due, never a scan of everyone.
 """
 
 from __future__ import annotations
@@ -18,10 +28,11 @@ from stream.core import lifecycle, rfm
 from stream.core.changes import segment_change
 from stream.core.clock import PartitionClock
 from stream.core.config import EngineConfig
+from stream.core.crossings import CrossingIndex
 from stream.core.due import DueIndex
 from stream.core.profile import Profile, decayed_add
 from stream.core.satisfaction import satisfaction
-from stream.core.scores import Population, Scores, Thresholds
+from stream.core.scores import Cuts, Population, RfmKeys, Scores
 from stream.core.segments import rfm_segment
 
 Output = SegmentChange | ChurnRisk
@@ -61,6 +72,20 @@ class Result(NamedTuple):
     """The event was older than the partition's clock; it still counts, in event time."""
 
 
+class PartitionState:
+    """What the engine keeps per partition: its clock and who is due when."""
+
+    __slots__ = ("clock", "due", "crossings", "cuts", "next_sweep")
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.clock = PartitionClock(config.allowed_lateness_s)
+        self.due = DueIndex(config.reevaluation_interval_s / 24)
+        self.crossings = CrossingIndex()
+        self.cuts: Cuts | None = None
+        """Cut points at the last sweep; None: re-evaluate everyone at the next one."""
+        self.next_sweep = -math.inf
+
+
 class Engine:
     def __init__(
         self,
@@ -72,45 +97,54 @@ class Engine:
         self.profiles: MutableMapping[str, Profile] = {} if profiles is None else profiles
         self.churn = churn
         self.population = Population()
-        self.clocks: dict[int, PartitionClock] = {}
-        self.due: dict[int, DueIndex] = {}
+        self.partitions: dict[int, PartitionState] = {}
         extra = {t.strip() for t in config.extra_interaction_types.split(",") if t.strip()}
         self.interaction_types = INTERACTION_TYPES | extra
 
     # -- partitions ---------------------------------------------------------------------
 
+    def partition(self, partition: int) -> PartitionState:
+        state = self.partitions.get(partition)
+        if state is None:
+            state = self.partitions[partition] = PartitionState(self.config)
+        return state
+
     def clock(self, partition: int) -> PartitionClock:
-        clock = self.clocks.get(partition)
-        if clock is None:
-            clock = self.clocks[partition] = PartitionClock(self.config.allowed_lateness_s)
-            self.due[partition] = DueIndex(self.config.reevaluation_interval_s / 24)
-        return clock
+        return self.partition(partition).clock
 
     def adopt(self, profile: Profile, partition: int) -> None:
         """Count a profile recovered from storage (a partition assigned to this engine)."""
-        self.clock(partition)
-        self.population.replace(None, rfm.keys(profile))
-        self.due[partition].schedule(profile.customer_id, profile.next_due)
+        state = self.partition(partition)
+        self._place(state, profile.customer_id, None, rfm.keys(profile))
+        if profile.next_due is not None:
+            state.due.schedule(profile.customer_id, profile.next_due)
+        state.cuts = None
 
     def release(self, profile: Profile, partition: int) -> None:
         """Stop counting a profile whose partition moved to another worker."""
-        self.population.replace(rfm.keys(profile), None)
-        index = self.due.get(partition)
-        if index is not None:
-            index.discard(profile.customer_id)
+        state = self.partition(partition)
+        self._place(state, profile.customer_id, rfm.keys(profile), None)
+        state.due.discard(profile.customer_id)
+
+    def _place(
+        self, state: PartitionState, customer_id: str, old: RfmKeys | None, new: RfmKeys | None
+    ) -> None:
+        self.population.replace(old, new)
+        state.crossings.move(customer_id, old, new)
 
     # -- events -------------------------------------------------------------------------
 
     def process(self, event: AnyInput, partition: int, emitted_at: datetime) -> Result:
         ts = event.ts.timestamp()
-        clock = self.clock(partition)
+        state = self.partition(partition)
+        clock = state.clock
         late = ts < clock.now
         before = clock.now
         clock.observe(ts)
         now = clock.now
         # Customers who fell due as the clock moved are evaluated first, in the event's turn,
         # so both shells see silence at the same point of the input.
-        outputs = self._run_due(partition, now, emitted_at) if now > before else []
+        outputs = self._run_due(partition, state, emitted_at) if now > before else []
         customer_id = event.customer_id
         profile = self.profiles.get(customer_id)
         if profile is None:
@@ -132,11 +166,12 @@ class Engine:
             self._apply_survey(profile, event, ts)
             cause = f"survey {event.survey_id}"
         new_keys = rfm.keys(profile)
-        self.population.replace(old_keys, new_keys)
+        self._place(state, customer_id, old_keys, new_keys)
         scores = self.population.score(new_keys) if new_keys is not None else None
         outputs += self._evaluate(
             profile,
             partition,
+            state,
             now,
             scores,
             purchased=isinstance(event, Purchase) and not event.refund,
@@ -183,19 +218,23 @@ class Engine:
         Events already do this as they move the clock; shells call ``tick`` from a timer in
         live mode, where ``wall_ts`` lets the clock advance with wall time on a quiet partition.
         """
-        clock = self.clock(partition)
+        state = self.partition(partition)
         if wall_ts is not None:
-            clock.advance_to_wall(wall_ts)
-        return self._run_due(partition, clock.now, emitted_at)
+            state.clock.advance_to_wall(wall_ts)
+        return self._run_due(partition, state, emitted_at)
 
-    def _run_due(self, partition: int, now: float, emitted_at: datetime) -> list[Output]:
+    def _run_due(self, partition: int, state: PartitionState, emitted_at: datetime) -> list[Output]:
+        now = state.clock.now
         if self.churn is not None:
             self.churn.advance(partition, now)
-        due = self.due[partition].pop_due(now)
+        due = state.due.pop_due(now)
+        if now >= state.next_sweep and len(self.population):
+            swept = self._sweep(state, now)
+            due = sorted(swept.union(due)) if swept else due
         if not due:
             return []
-        thresholds: Thresholds | None = None
         outputs: list[Output] = []
+        thresholds = self.population.thresholds() if len(self.population) else None
         cause_id = f"tick:{now:.0f}"
         for customer_id in due:
             profile = self.profiles.get(customer_id)
@@ -204,18 +243,15 @@ class Engine:
             old_keys = rfm.keys(profile)
             expired = rfm.expire(profile, now, self.config.window_s)
             if expired:
-                self.population.replace(old_keys, rfm.keys(profile))
-                thresholds = None
+                self._place(state, customer_id, old_keys, rfm.keys(profile))
+                thresholds = self.population.thresholds()
             keys = rfm.keys(profile)
-            scores = None
-            if keys is not None:
-                if thresholds is None:
-                    thresholds = self.population.thresholds()
-                scores = thresholds.score(keys)
+            scores = thresholds.score(keys) if keys is not None and thresholds else None
             before = _stored_scores(profile)
             changed = self._evaluate(
                 profile,
                 partition,
+                state,
                 now,
                 scores,
                 purchased=False,
@@ -229,12 +265,25 @@ class Engine:
                 self.profiles[customer_id] = profile
         return outputs
 
+    def _sweep(self, state: PartitionState, now: float) -> set[str]:
+        """The customers whose scores the population may have moved since the last sweep."""
+        cuts = self.population.thresholds().cuts()
+        crossed = (
+            state.crossings.everyone()
+            if state.cuts is None
+            else state.crossings.crossed(state.cuts, cuts)
+        )
+        state.cuts = cuts
+        state.next_sweep = now + self.config.reevaluation_interval_s
+        return crossed
+
     # -- evaluation ---------------------------------------------------------------------
 
     def _evaluate(
         self,
         profile: Profile,
         partition: int,
+        state: PartitionState,
         now: float,
         scores: Scores | None,
         *,
@@ -268,11 +317,7 @@ class Engine:
             old_r, old_f, old_m = profile.r_score, profile.f_score, profile.m_score
             profile.r_score, profile.f_score, profile.m_score = scores.r, scores.f, scores.m
             score_text = f"R {old_r or '-'}→{scores.r}, F {old_f or '-'}→{scores.f}"
-            moved(
-                "rfm_segment",
-                rfm_segment(scores.r, scores.f),
-                f"{score_text} after {cause}",
-            )
+            moved("rfm_segment", rfm_segment(scores.r, scores.f), f"{score_text} after {cause}")
             moved(
                 "value_tier",
                 scores.tier,
@@ -294,10 +339,25 @@ class Engine:
                 )
             )
         profile.evaluated_at = now
-        next_due = min(now + self.config.reevaluation_interval_s, stage.changes_at)
-        profile.next_due = max(next_due, now + 1.0) if math.isfinite(now) else next_due
-        self.due[partition].schedule(profile.customer_id, profile.next_due)
+        next_due = min(
+            stage.changes_at,
+            now + self._churn_recheck_s(profile),
+            rfm.next_expiry(profile, self.config.window_s),
+        )
+        if math.isfinite(next_due):
+            profile.next_due = max(next_due, now + 1.0)
+            state.due.schedule(profile.customer_id, profile.next_due)
+        else:
+            profile.next_due = None
+            state.due.discard(profile.customer_id)
         return outputs
+
+    def _churn_recheck_s(self, profile: Profile) -> float:
+        if self.churn is None or profile.last_purchase_ts is None:
+            return math.inf
+        return max(
+            self.config.reevaluation_interval_s, lifecycle.usual_gap_s(profile, self.config) / 2
+        )
 
 
 def _stored_scores(profile: Profile) -> tuple[object, ...]:

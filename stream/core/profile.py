@@ -83,7 +83,8 @@ class Profile:
     churn_band: str | None
     reactivated_ts: float | None
     evaluated_at: float
-    next_due: float
+    next_due: float | None
+    """When the customer must next be re-evaluated with no input (None: only on input)."""
     recent_ids: list[str]
 
     def __init__(self, customer_id: str, first_seen_ts: float) -> None:
@@ -115,8 +116,8 @@ class Profile:
         self.churn_probability = None
         self.churn_band = None
         self.reactivated_ts = None
-        self.evaluated_at = -math.inf
-        self.next_due = -math.inf
+        self.evaluated_at = first_seen_ts
+        self.next_due = None
         self.recent_ids = []
 
     @property

@@ -7,6 +7,8 @@ lowers spend (never below zero) and is not a purchase.
 
 from __future__ import annotations
 
+import math
+
 from schemas.inputs import Purchase
 from stream.core.config import DAY
 from stream.core.lifecycle import RECENT_TAU_S
@@ -64,6 +66,13 @@ def expire(profile: Profile, now: float, window_s: float | None) -> bool:
     profile.window = kept
     _recount(profile)
     return True
+
+
+def next_expiry(profile: Profile, window_s: float | None) -> float:
+    """When the oldest purchase leaves the rolling window (inf: never)."""
+    if window_s is None or not profile.window:
+        return math.inf
+    return min(entry[0] for entry in profile.window) + window_s
 
 
 def _recount(profile: Profile) -> None:

@@ -27,6 +27,15 @@ class RfmKeys(NamedTuple):
     monetary_cents: int
 
 
+class Cuts(NamedTuple):
+    """Cut points of the three scores and of the value tiers, in key units."""
+
+    recency: tuple[int, ...]
+    frequency: tuple[int, ...]
+    monetary: tuple[int, ...]
+    tiers: tuple[int, ...]
+
+
 class Scores(NamedTuple):
     r: int
     f: int
@@ -123,6 +132,14 @@ class Thresholds:
             (tier, population._monetary.kth(_at_least(percent, total)))
             for tier, percent in TIER_PERCENTS
         ]
+
+    def cuts(self) -> Cuts:
+        return Cuts(
+            tuple(self._recency),
+            tuple(self._frequency),
+            tuple(self._monetary),
+            tuple(cut for _, cut in self._tiers),
+        )
 
     def score(self, keys: RfmKeys) -> Scores:
         monetary = keys.monetary_cents

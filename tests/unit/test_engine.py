@@ -104,7 +104,7 @@ def test_final_scores_match_the_exact_batch_after_a_reevaluation_round():
         rows.append((customer, day, amount))
         engine.process(purchase(customer, day, amount), 0, EMITTED)
     # One full re-evaluation interval later every customer has been re-scored.
-    last = engine.clocks[0].now
+    last = engine.clock(0).now
     engine.tick(0, EMITTED, wall_ts=last + 86_400)
     exact = exact_rfm((c, d * 86_400, a) for c, d, a in rows)
     for customer, want in exact.items():
@@ -114,10 +114,11 @@ def test_final_scores_match_the_exact_batch_after_a_reevaluation_round():
         assert profile.value_tier == want.tier
 
 
-def test_tick_touches_only_due_customers():
+def test_tick_touches_only_customers_whose_state_can_change():
     engine = Engine(EngineConfig(allowed_lateness_s=0))
     for i in range(500):
-        engine.process(purchase(f"c{i}", i / 1000), 0, EMITTED)
+        engine.process(purchase(f"c{i}", i / 10, 10 + i), 0, EMITTED)
+    engine.tick(0, EMITTED, wall_ts=engine.clock(0).now + 86_400)
     touched = []
     original = engine.profiles.get
 
@@ -127,10 +128,13 @@ def test_tick_touches_only_due_customers():
             return original(key, default)
 
     engine.profiles = Spy(engine.profiles)
-    engine.tick(0, EMITTED, wall_ts=engine.clocks[0].now + 60)
+    engine.tick(0, EMITTED, wall_ts=engine.clock(0).now + 86_400)
     assert touched == []
-    engine.tick(0, EMITTED, wall_ts=engine.clocks[0].now + 86_400)
-    assert len(touched) == 500
+    # A newcomer shifts the cut points a little: only customers next to them are re-scored.
+    engine.process(purchase("newcomer", 52, 10_000), 0, EMITTED)
+    touched.clear()
+    engine.tick(0, EMITTED, wall_ts=engine.clock(0).now + 86_400)
+    assert 0 < len(set(touched)) < 60
 
 
 def test_rolling_window_forgets_old_purchases():
@@ -138,7 +142,7 @@ def test_rolling_window_forgets_old_purchases():
     engine.process(purchase("c", 0, 100), 0, EMITTED)
     engine.process(purchase("c", 10, 50), 0, EMITTED)
     engine.process(purchase("other", 35, 5), 0, EMITTED)
-    engine.tick(0, EMITTED, wall_ts=engine.clocks[0].now + 86_400)
+    engine.tick(0, EMITTED, wall_ts=engine.clock(0).now + 86_400)
     profile = engine.profiles["c"]
     assert (profile.frequency, profile.monetary) == (1, 50.0)
     assert rfm.keys(profile) is not None

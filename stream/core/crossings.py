@@ -1,0 +1,87 @@
+"""Which customers can a population shift have re-scored? Those whose value a cut point crossed.
+
+A silent customer's R, F and M scores change only when the population moves a score
+threshold (:class:`stream.core.scores.Thresholds`) across their own value. Customers are filed
+by coarse buckets of their keys (an hour of last purchase, the purchase count, 1% of spend), so
+a sweep visits the buckets between each old and new cut point and returns just those
+customers: the cost follows the customers who may change, not everyone.
+
+>>> index = CrossingIndex()
+>>> index.move("a", None, RfmKeys(86_400 * 10, 2, 1000))
+>>> index.move("b", None, RfmKeys(86_400 * 50, 7, 9000))
+>>> old = Cuts((86_400 * 5,), (1,), (500,), ())
+>>> sorted(index.crossed(old, Cuts((86_400 * 20,), (1,), (500,), ())))
+['a']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from stream.core.scores import Cuts, RfmKeys
+
+
+def _hour(key: int) -> int:
+    return key // 3600
+
+
+def _frequency(key: int) -> int:
+    return key
+
+
+def _spend(key: int) -> int:
+    return int(math.log1p(key) * 100)
+
+
+_BUCKETS = (_hour, _frequency, _spend)
+
+
+class CrossingIndex:
+    __slots__ = ("_files",)
+
+    def __init__(self) -> None:
+        self._files: tuple[dict[int, set[str]], ...] = ({}, {}, {})
+
+    def move(self, customer_id: str, old: RfmKeys | None, new: RfmKeys | None) -> None:
+        if old == new:
+            return
+        for bucket_of, files, old_key, new_key in zip(
+            _BUCKETS, self._files, old or (None,) * 3, new or (None,) * 3, strict=True
+        ):
+            if old_key is not None:
+                members = files.get(bucket_of(old_key))
+                if members is not None:
+                    members.discard(customer_id)
+                    if not members:
+                        del files[bucket_of(old_key)]
+            if new_key is not None:
+                files.setdefault(bucket_of(new_key), set()).add(customer_id)
+
+    def crossed(self, old: Cuts, new: Cuts) -> set[str]:
+        found: set[str] = set()
+        pairs: Iterable[tuple[int, tuple[int, ...], tuple[int, ...]]] = (
+            (0, old.recency, new.recency),
+            (1, old.frequency, new.frequency),
+            (2, old.monetary + old.tiers, new.monetary + new.tiers),
+        )
+        for dimension, before, after in pairs:
+            bucket_of, files = _BUCKETS[dimension], self._files[dimension]
+            for a, b in zip(before, after, strict=True):
+                if a == b:
+                    continue
+                low, high = bucket_of(min(a, b)), bucket_of(max(a, b))
+                if high - low < len(files):
+                    for bucket in range(low, high + 1):
+                        found.update(files.get(bucket, ()))
+                else:
+                    for bucket, members in files.items():
+                        if low <= bucket <= high:
+                            found.update(members)
+        return found
+
+    def everyone(self) -> set[str]:
+        found: set[str] = set()
+        for members in self._files[1].values():
+            found.update(members)
+        return found
