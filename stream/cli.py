@@ -12,6 +12,7 @@ import sys
 
 from stream import __version__, logs
 from stream.config import ConfigError, Settings
+from stream.kafka import BrokerUnavailable
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BROKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -22,10 +23,6 @@ COMMANDS = (
     "stream.tools.generate",
     "stream.tools.lag_cmd",
 )
-
-
-class BrokerUnavailable(RuntimeError):
-    """The configured broker did not answer; the message says where we looked."""
 
 
 def build_parser() -> argparse.ArgumentParser:

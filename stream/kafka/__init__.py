@@ -1,9 +1,11 @@
-"""Kafka-facing helpers: the embedded broker and topic administration.
+"""Kafka-facing helpers: the embedded broker, topic administration and offset reading."""
 
-``BrokerUnavailable`` is the CLI's exception, re-exported so that library callers can catch the
-same error the ``stream`` commands turn into exit code 3.
-"""
 
-from stream.cli import BrokerUnavailable
+class BrokerUnavailable(RuntimeError):
+    """The configured broker did not answer; the message says where we looked.
+
+    The ``stream`` commands turn it into exit code 3.
+    """
+
 
 __all__ = ["BrokerUnavailable"]
