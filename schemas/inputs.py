@@ -114,7 +114,14 @@ INPUT_MODELS: dict[str, type[InputEvent]] = {
 
 
 class InvalidInput(ValueError):
-    """Input that cannot be processed; ``str(exc)`` is the readable dead-letter reason."""
+    """Input that cannot be processed; ``str(exc)`` is the readable dead-letter reason.
+
+    ``category`` is one of ``json``, ``validation``, ``too_large``, ``unknown_type``.
+    """
+
+    def __init__(self, reason: str, category: str = "validation") -> None:
+        super().__init__(reason)
+        self.category = category
 
 
 def _reason(exc: ValidationError) -> str:
@@ -134,17 +141,20 @@ def parse_input(
 ) -> AnyInput:
     """Validate one raw JSON value as an event of ``kind`` or raise :class:`InvalidInput`."""
     if len(raw) > max_bytes:
-        raise InvalidInput(f"payload of {len(raw)} bytes exceeds the {max_bytes}-byte limit")
+        raise InvalidInput(
+            f"payload of {len(raw)} bytes exceeds the {max_bytes}-byte limit", "too_large"
+        )
     model = INPUT_MODELS[kind]
     try:
         event = model.model_validate_json(raw)
     except ValidationError as exc:
         if exc.errors()[0]["type"] == "json_invalid":
-            raise InvalidInput(f"not valid JSON: {exc.errors()[0]['msg']}") from None
+            raise InvalidInput(f"not valid JSON: {exc.errors()[0]['msg']}", "json") from None
         raise InvalidInput(f"invalid {kind}: {_reason(exc)}") from None
     if isinstance(event, Interaction) and event.type not in interaction_types:
         raise InvalidInput(
             f"unknown interaction type {event.type!r}; "
-            "add it to STREAM_ENGINE_EXTRA_INTERACTION_TYPES to accept it"
+            "add it to STREAM_ENGINE_EXTRA_INTERACTION_TYPES to accept it",
+            "unknown_type",
         )
     return event  # type: ignore[return-value]

@@ -22,6 +22,7 @@ COMMANDS = (
     "stream.tools.broker_cmd",
     "stream.tools.generate",
     "stream.tools.lag_cmd",
+    "stream.tools.worker_cmd",
 )
 
 

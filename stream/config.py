@@ -102,6 +102,7 @@ class Settings:
     partitions: int = 4
     replication: int = 1
     store: str = "rocksdb"
+    clock: str = "live"
     data_dir: Path = Path("var")
     web_port: int = 6066
     web_host: str = "127.0.0.1"
@@ -134,6 +135,7 @@ class Settings:
             partitions=_int("STREAM_PARTITIONS", cls.partitions, 1),
             replication=_int("STREAM_REPLICATION", cls.replication, 1),
             store=_choice("STREAM_STORE", cls.store, ("rocksdb", "memory")),
+            clock=_choice("STREAM_CLOCK", cls.clock, ("live", "event")),
             data_dir=Path(_get("STREAM_DATA_DIR", str(cls.data_dir))),
             web_port=_int("STREAM_WEB_PORT", cls.web_port, 1),
             web_host=_get("STREAM_WEB_HOST", cls.web_host),

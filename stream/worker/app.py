@@ -1,0 +1,118 @@
+"""Wiring the Faust worker: app, input topics, the profile table, timers and web endpoints.
+
+Everything comes from :class:`stream.config.Settings`, so the embedded broker and Apache
+Kafka run the same code. The three input topics must have the same number of partitions (a
+customer's purchases, interactions and surveys must meet in one partition); the profile
+table is co-partitioned with them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from stream.config import ConfigError, Settings
+from stream.kafka import BrokerUnavailable
+from stream.worker.batching import BatchApp, BatchConsumer
+from stream.worker.metrics import Metrics
+from stream.worker.pipeline import Pipeline
+from stream.worker.web import register
+
+log = logging.getLogger(__name__)
+
+METRICS_REFRESH_S = 5.0
+CHURN_SAVE_S = 60.0
+LIVE_TICK_S = 1.0
+
+
+def input_partitions(settings: Settings) -> int:
+    """The input topics' common partition count, read from the broker."""
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.app_id}-admin",
+            request_timeout_ms=10_000,
+        )
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"{settings.bootstrap_servers}: {exc}") from None
+    try:
+        described = admin.describe_topics(list(settings.topics.inputs))
+    finally:
+        admin.close()
+    counts = {t["name"]: len(t["partitions"]) for t in described if t["partitions"]}
+    missing = [t for t in settings.topics.inputs if t not in counts]
+    if missing:
+        raise ConfigError(
+            f"input topics missing on {settings.bootstrap_servers}: {', '.join(missing)} "
+            "(create them, e.g. with 'stream broker' or the compose 'topics' service)"
+        )
+    if len(set(counts.values())) != 1:
+        raise ConfigError(f"input topics must have equal partition counts, found {counts}")
+    return next(iter(counts.values()))
+
+
+@dataclass
+class Worker:
+    app: Any
+    pipeline: Pipeline
+    metrics: Metrics
+
+
+def create_worker(settings: Settings, partitions: int) -> Worker:
+    app = BatchApp(
+        settings.app_id,
+        broker=settings.broker,
+        store=settings.store_url,
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=partitions,
+        topic_replication_factor=settings.replication,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        table_standby_replicas=0,
+        broker_commit_every=10_000,
+        producer_linger=0.005,
+        autodiscover=False,
+    )
+    for name in settings.topics.inputs:
+        # Subscribed through the conductor; records reach the pipeline in whole fetches.
+        app.topics.add(app.topic(name, key_serializer="raw", value_serializer="raw"))
+    table = app.Table(
+        "profiles",
+        default=None,
+        partitions=partitions,
+        key_type=bytes,  # raw keys: the producer's murmur2 matches the input partitioning
+        value_type=bytes,  # profiles are encoded by stream.worker.profiles
+        use_partitioner=True,
+    )
+    metrics = Metrics()
+    pipeline = Pipeline(app, settings, table, metrics)
+    BatchConsumer.handler = pipeline
+    register(app, table, pipeline, metrics, partitions)
+
+    if settings.clock == "live":
+
+        @app.timer(LIVE_TICK_S)
+        async def live_clock() -> None:
+            await pipeline.tick(time.time())
+
+    @app.timer(METRICS_REFRESH_S)
+    async def refresh_metrics() -> None:
+        pipeline.refresh_metrics()
+
+    @app.timer(CHURN_SAVE_S)
+    async def save_churn_model() -> None:
+        pipeline.save_churn()
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(app: Any, **kwargs: Any) -> None:
+        pipeline.save_churn()
+        log.info("worker stopped", extra=dict(pipeline.totals))
+
+    return Worker(app, pipeline, metrics)

@@ -1,0 +1,327 @@
+"""The worker's batch handler: records in, engine, then state, outputs and acks out.
+
+Per fetch: validate every record (rejects become dead letters), merge each partition's records
+from the three input topics by event time, run them through the engine, write each changed
+profile once to the table and its changelog, produce the outputs, and only then ack the
+offsets, so Faust commits nothing whose effects were not handed to the producer first (its
+commit flushes the producer). At-least-once, and replays change nothing: repeated event ids
+are dropped by the engine and output ids are deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from faust.types import TP
+
+from schemas.inputs import InvalidInput, parse_input
+from schemas.outputs import ChurnRisk, DeadLetter, DeadLetterSource, SegmentChange
+from stream.config import Settings
+from stream.core.changes import output_id
+from stream.core.churn import ChurnModel
+from stream.core.engine import Engine, Output
+from stream.worker.metrics import Metrics
+from stream.worker.producing import Partitioner, by_partition, send_batches
+from stream.worker.profiles import TableProfiles
+
+log = logging.getLogger(__name__)
+
+
+def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> DeadLetter:
+    key = None
+    if record.key is not None:
+        try:
+            key = record.key.decode()
+        except UnicodeDecodeError:
+            key = None
+    return DeadLetter(
+        event_id=output_id("dead-letter", topic, str(record.partition), str(record.offset)),
+        emitted_at=emitted_at,
+        source=DeadLetterSource(
+            topic=topic,
+            partition=record.partition,
+            offset=record.offset,
+            timestamp=datetime.fromtimestamp(record.timestamp / 1000, tz=UTC)
+            if record.timestamp is not None
+            else None,
+        ),
+        reason=reason,
+        original_base64=base64.b64encode(record.value or b"").decode(),
+        original_key=key,
+    )
+
+
+class Pipeline:
+    """The :class:`stream.worker.batching.BatchHandler` of the segmentation worker."""
+
+    def __init__(self, app: Any, settings: Settings, table: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.table = table
+        self.metrics = metrics
+        topics = settings.topics
+        self.topics = set(topics.inputs)
+        self._kind = {
+            topics.purchases: "purchase",
+            topics.interactions: "interaction",
+            topics.surveys: "survey",
+        }
+        self._output_topic = {SegmentChange: topics.segment_changes, ChurnRisk: topics.churn_risk}
+        self.profiles = TableProfiles(table)
+        self.engine: Engine | None = None
+        self.churn_path = settings.data_dir / f"{settings.app_id}-churn-model.bin"
+        self.lock = asyncio.Lock()
+        self.totals: Counter[str] = Counter()
+        self.stages: Counter[str | None] = Counter()
+        self._rate_mark = (time.monotonic(), 0)
+        self._rate = 0.0
+        self.bands: Counter[str | None] = Counter()
+        self._partitioners: dict[str, Partitioner] = {}
+
+    # -- engine lifecycle ---------------------------------------------------------------
+
+    def _active_partitions(self) -> set[int]:
+        actives = self.app.assignor.assigned_actives()
+        return {tp.partition for tp in actives if tp.topic in self.topics}
+
+    def _load_churn(self) -> ChurnModel:
+        config = self.settings.engine
+        if self.churn_path.exists():
+            try:
+                model = ChurnModel.from_bytes(self.churn_path.read_bytes(), config)
+                log.info("churn model restored", extra={"path": str(self.churn_path)})
+                return model
+            except (ValueError, EOFError) as exc:
+                log.warning("churn model not restored, starting fresh", extra={"error": str(exc)})
+        return ChurnModel(config)
+
+    def save_churn(self) -> None:
+        if self.engine is None or self.engine.churn is None:
+            return
+        assert isinstance(self.engine.churn, ChurnModel)
+        path = Path(self.churn_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(self.engine.churn.to_bytes())
+        tmp.replace(path)
+
+    def _ensure_engine(self) -> Engine:
+        if self.engine is None:
+            started = time.monotonic()
+            engine = Engine(self.settings.engine, self.profiles, churn=self._load_churn())
+            partitions = self._active_partitions()
+            count = 0
+            self.stages.clear()
+            self.bands.clear()
+            for partition, profile in self.profiles.stored(partitions):
+                engine.adopt(profile, partition)
+                self.stages[profile.lifecycle_stage] += 1
+                self.bands[profile.churn_band] += 1
+                count += 1
+            self.engine = engine
+            self.metrics.profiles.set(count)
+            log.info(
+                "engine ready",
+                extra={
+                    "partitions": sorted(partitions),
+                    "profiles": count,
+                    "seconds": round(time.monotonic() - started, 3),
+                },
+            )
+        return self.engine
+
+    async def on_revoked(self, revoked: set[TP]) -> None:
+        async with self.lock:
+            if self.engine is not None:
+                self.save_churn()
+            # Eager rebalancing revokes everything: rebuild from the table after recovery.
+            self.engine = None
+            self.profiles.forget()
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None
+
+    # -- batches ------------------------------------------------------------------------
+
+    async def process(self, batch: dict[TP, list[Any]]) -> None:
+        async with self.lock:
+            started = time.perf_counter()
+            engine = self._ensure_engine()
+            emitted_at = datetime.now(UTC)
+            outputs: list[Output] = []
+            dead: list[DeadLetter] = []
+            counts: Counter[str] = Counter()
+            for partition, items in self._by_partition(batch).items():
+                self.profiles.partition = partition
+                events = []
+                for topic, record in items:
+                    counts[topic] += 1
+                    try:
+                        event = parse_input(
+                            self._kind[topic],
+                            record.value or b"",
+                            max_bytes=self.settings.max_payload_bytes,
+                            interaction_types=engine.interaction_types,
+                        )
+                        if record.key != event.customer_id.encode():
+                            raise InvalidInput(
+                                f"message key {record.key!r} is not the customer_id "
+                                f"{event.customer_id!r}; key every event by customer_id"
+                            )
+                    except InvalidInput as exc:
+                        dead.append(dead_letter(record, topic, str(exc), emitted_at))
+                        self.metrics.dead_lettered(exc.category)
+                        continue
+                    events.append(event)
+                # Three topics feed each partition: take their records in event-time order.
+                events.sort(key=lambda e: e.ts)
+                for event in events:
+                    result = engine.process(event, partition, emitted_at)
+                    counts[result.status] += 1
+                    counts["late"] += result.late
+                    outputs.extend(result.outputs)
+            await self._emit(outputs, dead)
+            await self._ack(batch)
+            self._count(counts, len(dead))
+            self.metrics.processing_seconds.labels("event").observe(time.perf_counter() - started)
+
+    def _by_partition(self, batch: dict[TP, list[Any]]) -> dict[int, list[tuple[str, Any]]]:
+        grouped: dict[int, list[tuple[str, Any]]] = {}
+        for tp in sorted(batch):
+            grouped.setdefault(tp.partition, []).extend((tp.topic, r) for r in batch[tp])
+        return grouped
+
+    async def tick(self, wall_ts: float | None) -> None:
+        """Re-evaluate due customers on every owned partition (live mode passes wall time)."""
+        async with self.lock:
+            if self.engine is None:
+                return
+            started = time.perf_counter()
+            emitted_at = datetime.now(UTC)
+            outputs: list[Output] = []
+            for partition in sorted(self.engine.partitions):
+                self.profiles.partition = partition
+                outputs += self.engine.tick(partition, emitted_at, wall_ts)
+            await self._emit(outputs, [])
+            self.metrics.processing_seconds.labels("tick").observe(time.perf_counter() - started)
+
+    # -- output -------------------------------------------------------------------------
+
+    async def _partitioner(self, topic: str) -> Partitioner:
+        partitioner = self._partitioners.get(topic)
+        if partitioner is None:
+            partitions = await self.app.producer._producer.partitions_for(topic)
+            partitioner = self._partitioners[topic] = Partitioner(len(partitions))
+        return partitioner
+
+    async def _emit(self, outputs: list[Output], dead: list[DeadLetter]) -> None:
+        producer = self.app.producer._producer
+        changelog_topic = self.table.changelog_topic.get_topic_name()
+        store = self.table.data
+
+        def persisted(partition: int, count: int, future: Any) -> None:
+            if not future.cancelled() and future.exception() is None:
+                offset = future.result().offset + count - 1
+                store.set_persisted_offset(TP(changelog_topic, partition), offset)
+
+        changelog = self.profiles.flush(changelog_topic)
+        on_sent = persisted if hasattr(store, "_set") else None
+        await send_batches(producer, changelog_topic, changelog, on_sent)
+
+        per_topic: dict[str, list[tuple[bytes, bytes]]] = {}
+        written = []
+        for output in outputs:
+            topic = self._output_topic[type(output)]
+            per_topic.setdefault(topic, []).append(
+                (output.customer_id.encode(), output.model_dump_json(by_alias=True).encode())
+            )
+            written.append((topic, output))
+        dead_topic = self.settings.topics.dead_letter
+        for letter in dead:
+            per_topic.setdefault(dead_topic, []).append(
+                ((letter.original_key or "").encode(), letter.model_dump_json().encode())
+            )
+            written.append((dead_topic, letter))
+        self.metrics.outputs_written(written)
+        self._track_distributions(outputs)
+        for topic, records in per_topic.items():
+            partitioner = await self._partitioner(topic)
+            await send_batches(producer, topic, by_partition(records, partitioner))
+
+    def _track_distributions(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, SegmentChange):
+                if output.dimension == "lifecycle_stage":
+                    self.stages[output.from_] -= 1
+                    self.stages[output.to] += 1
+            elif output.band != output.previous_band:
+                self.bands[output.previous_band] -= 1
+                self.bands[output.band] += 1
+
+    def refresh_metrics(self) -> None:
+        """Gauges that describe the state rather than count events (run from a timer)."""
+        metrics, engine = self.metrics, self.engine
+        if engine is None:
+            return
+        metrics.set_lifecycle_counts({k: v for k, v in self.stages.items() if k})
+        metrics.set_churn_band_counts({k: v for k, v in self.bands.items() if k})
+        metrics.profiles.set(sum(v for k, v in self.stages.items() if k))
+        now = time.time()
+        clocks = {p: state.clock.now for p, state in engine.partitions.items()}
+        metrics.set_watermark_delays({p: max(0.0, now - c) for p, c in clocks.items() if c > 0})
+        consumer = self.app.consumer
+        lag = {}
+        for tp in self.app.assignor.assigned_actives():
+            if tp.topic in self.topics:
+                end = consumer.highwater(tp)
+                read = consumer._read_offset.get(tp)
+                position = read + 1 if read is not None else 0
+                messages = max(0, (end or 0) - position)
+                lag[tp.topic, tp.partition] = (messages, self._lag_seconds(messages))
+        metrics.set_lag(lag)
+        if isinstance(engine.churn, ChurnModel):
+            figures = engine.churn.metrics()
+            metrics.churn_log_loss.set(figures.get("log_loss", float("nan")))
+            metrics.churn_roc_auc.set(figures.get("roc_auc", float("nan")))
+            metrics.churn_labelled.set(figures.get("labelled", 0))
+            metrics.churn_pending.set(figures.get("pending", 0))
+
+    def _lag_seconds(self, messages: int) -> float:
+        """Messages behind divided by the recent processing rate."""
+        processed = self.totals["inputs"]
+        now = time.monotonic()
+        last_at, last_count = self._rate_mark
+        if now - last_at >= 1.0:
+            self._rate = (processed - last_count) / (now - last_at)
+            self._rate_mark = (now, processed)
+        if messages == 0:
+            return 0.0
+        return messages / self._rate if self._rate > 0 else float("inf")
+
+    async def _ack(self, batch: dict[TP, list[Any]]) -> None:
+        consumer = self.app.consumer
+        for tp, records in batch.items():
+            await consumer.ack_offsets(tp, [r.offset for r in records])
+
+    def _count(self, counts: Counter[str], dead: int) -> None:
+        metrics = self.metrics
+        for topic in self.topics:
+            if counts[topic]:
+                metrics.input_events.labels(topic).inc(counts[topic])
+        metrics.processed.inc(counts["processed"])
+        metrics.duplicates.inc(counts["duplicate"])
+        metrics.late_events.inc(counts["late"])
+        self.totals.update(
+            inputs=sum(counts[t] for t in self.topics),
+            processed=counts["processed"],
+            duplicates=counts["duplicate"],
+            dead_lettered=dead,
+        )
