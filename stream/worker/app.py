@@ -77,6 +77,8 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
         broker_commit_every=10_000,
+        # Tansu holds every group join for the whole rebalance timeout; Kafka does not.
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
         producer_linger=0.005,
         autodiscover=False,
     )

@@ -1,0 +1,137 @@
+"""The worker end to end on the real embedded broker, against the exact batch computation."""
+
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from datetime import datetime
+
+import orjson
+import pytest
+
+from stream.core.segments import rfm_segment
+from stream.tools.generate import generate
+from tests.integration.harness import deployment
+from tests.reference import exact_rfm
+
+
+@pytest.fixture
+def shop(broker, tmp_path):
+    return deployment(broker, tmp_path)
+
+
+def test_final_scores_match_the_batch_and_every_change_is_real(shop):
+    workload = generate(customers=1500, events=15_000, days=200, seed=11)
+    shop.produce_events(workload.events)
+    with shop.worker() as worker:
+        worker.wait_for("segmentation_processed_events_total", len(workload.events))
+        purchases = [
+            (e["customer_id"], datetime.fromisoformat(e["ts"]), e["amount"])
+            for e in workload.events
+            if e["event_type"] == "purchase"
+        ]
+        exact = exact_rfm(purchases)
+        agree, worst = 0, 0
+        for customer, want in exact.items():
+            got = orjson.loads(worker.get(f"/customers/{customer}"))
+            scores = (got["r_score"], got["f_score"], got["m_score"])
+            agree += scores == (want.r, want.f, want.m) and got["value_tier"] == want.tier
+            worst = max(
+                worst, *(abs(a - b) for a, b in zip(scores, (want.r, want.f, want.m), strict=False))
+            )
+            assert got["rfm_segment"] == rfm_segment(got["r_score"], got["f_score"])
+        assert agree >= 0.97 * len(exact), f"{agree}/{len(exact)} agree with the batch"
+        assert worst <= 1
+        prospects = [c for c, p in workload.personas.items() if p == "prospect"]
+        got = orjson.loads(worker.get(f"/customers/{prospects[0]}"))
+        assert got["r_score"] is None and got["lifecycle_stage"] == "prospect"
+
+    changes = shop.read_json(shop.topics.segment_changes)
+    assert {c["dimension"] for c in changes} >= {"rfm_segment", "value_tier", "lifecycle_stage"}
+    chains = defaultdict(list)
+    for change in changes:
+        chains[change["customer_id"], change["dimension"]].append(change)
+        assert change["from"] != change["to"]
+        if change["dimension"] == "rfm_segment":
+            assert change["to"] == rfm_segment(change["r_score"], change["f_score"])
+    for (customer, dimension), chain in chains.items():
+        # Partition order is event order: each change starts where the previous one ended.
+        assert chain[0]["from"] is None, (customer, dimension)
+        for before, after in zip(chain, chain[1:], strict=False):
+            assert after["from"] == before["to"], (customer, dimension)
+    assert len({c["event_id"] for c in changes}) == len(changes)
+    fading = [c for c, p in workload.personas.items() if p == "fading"]
+    stages = {c: chains[c, "lifecycle_stage"][-1]["to"] for c in fading}
+    assert sum(s in ("declining", "churned") for s in stages.values()) >= 0.8 * len(fading)
+
+
+def test_bad_input_is_dead_lettered_and_counted(shop):
+    topics = shop.topics
+    good = {
+        "event_id": "g1",
+        "customer_id": "c1",
+        "ts": "2026-01-01T00:00:00Z",
+        "order_id": "o1",
+        "amount": 10,
+        "currency": "EUR",
+    }
+
+    def body(**changes):
+        return orjson.dumps({**good, **changes})
+
+    bad = [
+        (topics.purchases, b"c1", b"{not json"),
+        (topics.purchases, b"c1", body(event_id="b2", amount="ten")),
+        (topics.purchases, b"c1", body(event_id="b3", amount=-5)),
+        (topics.purchases, b"c1", body(event_id="b4", ts="2026-01-01T00:00:00")),
+        (topics.purchases, b"c1", orjson.dumps({"event_id": "b5", "customer_id": "c1"})),
+        (topics.purchases, b"c1", body(event_id="b6", event_type="survey")),
+        (topics.purchases, b"c1", b"x" * 1_000_100),
+        (topics.purchases, b"someone-else", body(event_id="b8")),
+        (topics.purchases, None, body(event_id="b9")),
+        (
+            topics.interactions,
+            b"c1",
+            orjson.dumps({**good, "event_id": "b10", "type": "teleport", "channel": "web"}),
+        ),
+        (topics.surveys, b"c1", orjson.dumps({**good, "event_id": "b11", "survey_id": "s"})),
+        (topics.purchases, b"c1", b""),
+    ]
+    valid = [
+        (topics.purchases, b"c1", body()),
+        (topics.purchases, b"c2", body(event_id="g2", customer_id="c2")),
+    ]
+    duplicates = [(topics.purchases, b"c1", body()), (topics.purchases, b"c1", body())]
+    sent = shop.produce(valid + bad + duplicates)
+    with shop.worker() as worker:
+        metrics = worker.wait_for("segmentation_processed_events_total", len(valid))
+        inputs = sum(
+            v
+            for k, v in worker.metrics().items()
+            if k.startswith("segmentation_input_events_total")
+        )
+        values = worker.metrics()
+        dead = sum(v for k, v in values.items() if k.startswith("segmentation_dead_letters_total"))
+        assert inputs == sent
+        assert values["segmentation_processed_events_total"] == len(valid) == metrics
+        assert values["segmentation_duplicate_events_total"] == len(duplicates)
+        assert inputs == values["segmentation_processed_events_total"] + dead + len(duplicates)
+        assert worker.get("/healthz")
+    letters = shop.read_json(topics.dead_letter)
+    assert len(letters) == len(bad)
+    originals = {base64.b64decode(letter["original_base64"]) for letter in letters}
+    assert originals == {value for _, _, value in bad}
+    reasons = " | ".join(letter["reason"] for letter in letters)
+    for expected in (
+        "not valid JSON",
+        "amount",
+        "ts",
+        "event_type",
+        "exceeds",
+        "key",
+        "unknown interaction type",
+        "at least one of nps",
+    ):
+        assert expected in reasons
+    assert all(letter["source"]["topic"] in topics.inputs for letter in letters)
+    assert all(letter["source"]["offset"] is not None for letter in letters)
