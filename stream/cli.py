@@ -23,6 +23,8 @@ COMMANDS = (
     "stream.tools.generate",
     "stream.tools.lag_cmd",
     "stream.tools.worker_cmd",
+    "stream.tools.demo",
+    "stream.tools.bench",
 )
 
 

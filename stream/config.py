@@ -105,7 +105,7 @@ class Settings:
     clock: str = "live"
     data_dir: Path = Path("var")
     web_port: int = 6066
-    rebalance_timeout_s: float = 60.0
+    session_timeout_s: float = 60.0
     web_host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_format: str = "json"
@@ -140,7 +140,7 @@ class Settings:
             data_dir=Path(_get("STREAM_DATA_DIR", str(cls.data_dir))),
             web_port=_int("STREAM_WEB_PORT", cls.web_port, 1),
             web_host=_get("STREAM_WEB_HOST", cls.web_host),
-            rebalance_timeout_s=_float("STREAM_REBALANCE_TIMEOUT_S", cls.rebalance_timeout_s, 1.0),
+            session_timeout_s=_float("STREAM_SESSION_TIMEOUT_S", cls.session_timeout_s, 10.0),
             log_level=_choice(
                 "STREAM_LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")
             ),

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 METRICS_REFRESH_S = 5.0
 CHURN_SAVE_S = 60.0
 LIVE_TICK_S = 1.0
+PREPARE_S = 0.5
 
 
 def input_partitions(settings: Settings) -> int:
@@ -77,8 +78,8 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
         broker_commit_every=10_000,
-        # Tansu holds every group join for the whole rebalance timeout; Kafka does not.
-        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        # Tansu holds every group join for half the session timeout; Kafka does not.
+        broker_session_timeout=settings.session_timeout_s,
         producer_linger=0.005,
         autodiscover=False,
     )
@@ -97,6 +98,10 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
     pipeline = Pipeline(app, settings, table, metrics)
     BatchConsumer.handler = pipeline
     register(app, table, pipeline, metrics, partitions)
+
+    @app.timer(PREPARE_S)
+    async def prepare_engine() -> None:
+        await pipeline.prepare()
 
     if settings.clock == "live":
 

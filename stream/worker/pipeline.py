@@ -137,6 +137,14 @@ class Pipeline:
             )
         return self.engine
 
+    async def prepare(self) -> None:
+        """Build the engine as soon as table recovery is done, so the worker reports ready."""
+        if self.engine is None and self.app.tables.recovery.completed.is_set():
+            async with self.lock:
+                if self.app.rebalancing or self.engine is not None:
+                    return
+                self._ensure_engine()
+
     async def on_revoked(self, revoked: set[TP]) -> None:
         async with self.lock:
             if self.engine is not None:

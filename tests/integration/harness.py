@@ -108,7 +108,7 @@ def deployment(broker: str, tmp: Path, partitions: int = 4) -> Deployment:
         "STREAM_DATA_DIR": str(tmp / "data"),
         "STREAM_PARTITIONS": str(partitions),
         "STREAM_CLOCK": "event",
-        "STREAM_REBALANCE_TIMEOUT_S": "3",
+        "STREAM_SESSION_TIMEOUT_S": "10",
         "STREAM_LOG_FORMAT": "text",
     }
     for field in fields(Topics):
