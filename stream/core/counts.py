@@ -1,13 +1,15 @@
 """A counting tree over integer keys: add, remove and "how many are below" in O(log range).
 
 A Fenwick (binary indexed) tree kept in a dict, so memory follows the keys actually used,
-not the key range: a range of 2**40 costs nothing until keys arrive.
+not the key range: a range of 2**40 costs nothing until keys arrive. The tree spans only up
+to the largest key seen so far (doubling as larger keys arrive, up to ``2**bits``), so small
+keys such as purchase counts take a few steps, not ``bits`` of them.
 
 >>> tree = CountTree(bits=8)
 >>> for key in (3, 3, 5, 9):
 ...     tree.add(key)
->>> tree.below(5), tree.below(6), tree.total
-(2, 3, 4)
+>>> tree.below(5), tree.below(6), tree.below(200), tree.total
+(2, 3, 4, 4)
 >>> tree.kth(3)
 5
 >>> tree.add(3, -1)
@@ -19,19 +21,35 @@ from __future__ import annotations
 
 
 class CountTree:
-    __slots__ = ("_size", "_tree", "total")
+    __slots__ = ("_limit", "_size", "_tree", "total")
 
     def __init__(self, bits: int) -> None:
-        self._size = 1 << bits
+        self._limit = 1 << bits
+        self._size = 1
+        """The tree covers keys ``[0, size)``; always a power of two."""
         self._tree: dict[int, int] = {}
         self.total = 0
 
-    def add(self, key: int, count: int = 1) -> None:
-        tree = self._tree
+    def _grow(self, key: int) -> int:
+        # Doubling the span adds one node covering everything counted so far; the nodes in
+        # between cover keys nobody has yet, so they stay absent (zero).
         size = self._size
+        while size <= key and size < self._limit:
+            size <<= 1
+            if self.total:
+                self._tree[size] = self.total
+        self._size = size
+        return size
+
+    def add(self, key: int, count: int = 1) -> None:
+        size = self._size
+        if key >= size:
+            size = self._grow(key)
+        tree = self._tree
+        get = tree.get
         i = key + 1
         while i <= size:
-            left = tree.get(i, 0) + count
+            left = get(i, 0) + count
             if left:
                 tree[i] = left
             else:
@@ -41,24 +59,26 @@ class CountTree:
 
     def below(self, key: int) -> int:
         """How many counted keys are strictly smaller than ``key``."""
-        tree = self._tree
+        if key >= self._size:
+            return self.total
+        get = self._tree.get
         found = 0
         i = key
         while i > 0:
-            found += tree.get(i, 0)
+            found += get(i, 0)
             i &= i - 1
         return found
 
     def kth(self, k: int) -> int:
         """The k-th smallest counted key (1-based), for 1 <= k <= total."""
-        tree = self._tree
+        get = self._tree.get
         size = self._size
         position = 0
         step = size
         while step:
             candidate = position + step
             if candidate <= size:
-                count = tree.get(candidate, 0)
+                count = get(candidate, 0)
                 if count < k:
                     position = candidate
                     k -= count

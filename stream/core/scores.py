@@ -13,6 +13,7 @@ buyer costs O(log range); nothing is ever sorted. Re-scoring many silent buyers 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import NamedTuple
 
 from stream.core.counts import CountTree
@@ -44,15 +45,24 @@ class Scores(NamedTuple):
 
 
 _RECENCY_BITS, _FREQUENCY_BITS, _MONETARY_BITS = 36, 24, 44
+_LAST_RECENCY = (1 << _RECENCY_BITS) - 1
+_LAST_FREQUENCY = (1 << _FREQUENCY_BITS) - 1
+_LAST_MONETARY = (1 << _MONETARY_BITS) - 1
 
 
 def rfm_keys(last_purchase_ts: float, frequency: int, monetary: float) -> RfmKeys:
-    """Exact keys, held inside the trees' ranges (before 1970 counts as 1970)."""
-    return RfmKeys(
-        min(max(0, int(last_purchase_ts // 1)), (1 << _RECENCY_BITS) - 1),
-        min(frequency, (1 << _FREQUENCY_BITS) - 1),
-        min(max(0, round(monetary * 100)), (1 << _MONETARY_BITS) - 1),
-    )
+    """Exact keys, held inside the trees' ranges (before 1970 counts as 1970).
+
+    Whole seconds of the last purchase: ``int`` truncates towards zero, which is the floor
+    for every time that is not clamped to 0 anyway.
+    """
+    last = int(last_purchase_ts)
+    if not 0 <= last <= _LAST_RECENCY:
+        last = 0 if last < 0 else _LAST_RECENCY
+    cents = round(monetary * 100)
+    if not 0 <= cents <= _LAST_MONETARY:
+        cents = 0 if cents < 0 else _LAST_MONETARY
+    return RfmKeys(last, min(frequency, _LAST_FREQUENCY), cents)
 
 
 def _quintile(below: int, total: int) -> int:
@@ -74,32 +84,44 @@ def _at_least(percent: int, total: int) -> int:
 class Population:
     """Buyers' last purchase, frequency and spend, scored as the domain defines."""
 
-    __slots__ = ("_recency", "_frequency", "_monetary")
+    __slots__ = ("_recency", "_frequency", "_monetary", "_thresholds")
 
     def __init__(self) -> None:
         self._recency = CountTree(_RECENCY_BITS)
         self._frequency = CountTree(_FREQUENCY_BITS)
         self._monetary = CountTree(_MONETARY_BITS)
+        self._thresholds: Thresholds | None = None
+        """The cut points of the population as it is now, until a buyer moves."""
 
     def __len__(self) -> int:
         return self._frequency.total
-
-    def _move(self, keys: RfmKeys, count: int) -> None:
-        self._recency.add(keys.last_purchase_s, count)
-        self._frequency.add(keys.frequency, count)
-        self._monetary.add(keys.monetary_cents, count)
 
     def replace(self, old: RfmKeys | None, new: RfmKeys | None) -> None:
         """Move one buyer from ``old`` keys to ``new`` (None: not counted)."""
         if old == new:
             return
-        if old is not None:
-            self._move(old, -1)
-        if new is not None:
-            self._move(new, 1)
+        self._thresholds = None
+        trees = (self._recency, self._frequency, self._monetary)
+        if old is None:
+            assert new is not None
+            for tree, key in zip(trees, new, strict=True):
+                tree.add(key, 1)
+        elif new is None:
+            for tree, key in zip(trees, old, strict=True):
+                tree.add(key, -1)
+        else:
+            # A purchase rarely moves all three keys (a refund keeps the last purchase and
+            # the count); a tree whose key stays put is left alone.
+            for tree, old_key, new_key in zip(trees, old, new, strict=True):
+                if old_key != new_key:
+                    tree.add(old_key, -1)
+                    tree.add(new_key, 1)
 
     def score(self, keys: RfmKeys) -> Scores:
-        """Scores of a buyer who is counted in this population."""
+        """Scores of a buyer who is counted in this population (from the cut points when
+        they are at hand: the same scores, see :class:`Thresholds`)."""
+        if self._thresholds is not None:
+            return self._thresholds.score(keys)
         total = self._frequency.total
         below_m = self._monetary.below(keys.monetary_cents)
         return Scores(
@@ -110,7 +132,9 @@ class Population:
         )
 
     def thresholds(self) -> Thresholds:
-        return Thresholds(self)
+        if self._thresholds is None:
+            self._thresholds = Thresholds(self)
+        return self._thresholds
 
 
 class Thresholds:
@@ -142,15 +166,16 @@ class Thresholds:
         )
 
     def score(self, keys: RfmKeys) -> Scores:
-        monetary = keys.monetary_cents
+        last_purchase_s, frequency, monetary = keys
         tier = "small"
         for name, cut in self._tiers:
             if monetary > cut:
                 tier = name
                 break
+        # Cut points ascend, so the number a value exceeds is where it would be inserted.
         return Scores(
-            1 + sum(keys.last_purchase_s > cut for cut in self._recency),
-            1 + sum(keys.frequency > cut for cut in self._frequency),
-            1 + sum(monetary > cut for cut in self._monetary),
+            1 + bisect_left(self._recency, last_purchase_s),
+            1 + bisect_left(self._frequency, frequency),
+            1 + bisect_left(self._monetary, monetary),
             tier,
         )
