@@ -33,17 +33,18 @@ class DueIndex:
         return len(self._due)
 
     def schedule(self, customer_id: str, due_ts: float) -> None:
-        bucket = int(due_ts // self._resolution_s)
-        previous = self._due.get(customer_id)
+        resolution_s = self._resolution_s
+        bucket = int(due_ts // resolution_s)
+        due = self._due
+        previous = due.get(customer_id)
+        due[customer_id] = due_ts
         if previous is not None:
-            old = int(previous // self._resolution_s)
+            old = int(previous // resolution_s)
             if old == bucket:
-                self._due[customer_id] = due_ts
                 return
             members = self._buckets.get(old)
             if members is not None:
                 members.discard(customer_id)
-        self._due[customer_id] = due_ts
         members = self._buckets.get(bucket)
         if members is None:
             members = self._buckets[bucket] = set()

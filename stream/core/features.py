@@ -54,20 +54,22 @@ def churn_features(profile: Profile, now: float, config: EngineConfig) -> dict[s
     last = profile.last_purchase_ts
     first = profile.first_purchase_ts
     assert last is not None and first is not None, "churn features need a purchase"
-    silence = max(0.0, now - last)
+    silence = now - last if now > last else 0.0
     gap = usual_gap_s(profile, config)
     # Spend and purchase counts share one time base, so one decay factor serves both.
-    fade = math.exp((profile.recent_at - now) / RECENT_TAU_S) if now > profile.recent_at else 1.0
+    recent_at = profile.recent_at
+    fade = math.exp((recent_at - now) / RECENT_TAU_S) if now > recent_at else 1.0
+    spend_recent = profile.spend_recent * fade
     nps, csat = profile.nps, profile.csat
     detractor = (nps is not None and nps <= 6) or (csat is not None and csat <= 2)
     return {
         "recency_days": silence / DAY,
         "frequency": float(profile.frequency),
         "monetary_log": math.log1p(profile.monetary),
-        "tenure_days": max(0.0, now - first) / DAY,
+        "tenure_days": (now - first if now > first else 0.0) / DAY,
         "usual_gap_days": gap / DAY,
         "overdue_ratio": silence / gap,
-        "spend_recent_log": math.log1p(max(0.0, profile.spend_recent * fade)),
+        "spend_recent_log": math.log1p(spend_recent if spend_recent > 0.0 else 0.0),
         "purchases_recent": profile.purchases_recent * fade,
         "engagement_recent": decayed_value(
             profile.engagement_recent, profile.engagement_at, now, RECENT_TAU_S

@@ -27,22 +27,24 @@ _MIN_INTERACTIONS_FOR_TREND = 10
 
 class Stage(NamedTuple):
     stage: str
-    reason: str
     changes_at: float
     """Event time at which, with no new input, the stage would change (inf: never)."""
+    why: str
+    """The reason as a format string over ``facts``: most assessments confirm the stage
+    the customer already has, so the text is only built when someone reads it."""
+    facts: tuple[object, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return self.why.format(*self.facts)
 
 
 def usual_gap_s(profile: Profile, config: EngineConfig) -> float:
-    own_span = 0.0
-    if profile.first_purchase_ts is not None and profile.last_purchase_ts is not None:
-        own_span = profile.last_purchase_ts - profile.first_purchase_ts
-    gaps = max(0, profile.frequency - 1)
+    first, last = profile.first_purchase_ts, profile.last_purchase_ts
+    own_span = last - first if first is not None and last is not None else 0.0
+    gaps = profile.frequency - 1 if profile.frequency > 1 else 0
     prior = config.prior_gap_days * DAY * config.prior_weight
     return (prior + own_span) / (config.prior_weight + gaps)
-
-
-def _days(seconds: float) -> str:
-    return f"{seconds / DAY:.0f}"
 
 
 def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float | None:
@@ -70,15 +72,17 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
     """The stage of ``profile`` at event time ``now`` (its stored stage is the previous one)."""
     last = profile.last_purchase_ts
     if last is None:
-        return Stage("prospect", "no purchase yet", math.inf)
-    assert profile.first_purchase_ts is not None
-    silence = max(0.0, now - last)
+        return Stage("prospect", math.inf, "no purchase yet")
+    first = profile.first_purchase_ts
+    assert first is not None
+    silence = now - last if now > last else 0.0
     horizon = config.churn_horizon_s
     if silence >= horizon:
         return Stage(
             "churned",
-            f"no purchase for {_days(silence)} days; churn horizon {_days(horizon)} days",
             math.inf,
+            "no purchase for {0:.0f} days; churn horizon {1:.0f} days",
+            (silence / DAY, horizon / DAY),
         )
     churn_at = last + horizon
     gap = usual_gap_s(profile, config)
@@ -86,41 +90,45 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
     if silence >= overdue_after:
         return Stage(
             "declining",
-            f"no purchase for {_days(silence)} days; usual gap {_days(gap)} days",
             churn_at,
+            "no purchase for {0:.0f} days; usual gap {1:.0f} days",
+            (silence / DAY, gap / DAY),
         )
-    changes_at = min(churn_at, last + overdue_after)
+    overdue_at = last + overdue_after
+    changes_at = churn_at if churn_at < overdue_at else overdue_at
     share = _spend_falling(profile, now, config)
     if share is not None:
         return Stage(
             "declining",
-            f"recent orders at {share:.0%} of the usual value, engagement falling",
             changes_at,
+            "recent orders at {0:.0%} of the usual value, engagement falling",
+            (share,),
         )
     if profile.reactivated_ts is not None and profile.reactivated_ts == last:
-        return Stage("reactivated", "bought again after being churned", changes_at)
-    if profile.frequency == 1:
-        return Stage("new", f"first purchase {_days(silence)} days ago", changes_at)
-    tenure = now - profile.first_purchase_ts
-    grown_at = profile.first_purchase_ts + config.growing_tenure_days * DAY
-    if tenure < config.growing_tenure_days * DAY:
+        return Stage("reactivated", changes_at, "bought again after being churned")
+    frequency = profile.frequency
+    if frequency == 1:
+        return Stage("new", changes_at, "first purchase {0:.0f} days ago", (silence / DAY,))
+    tenure = now - first
+    growing_s = config.growing_tenure_days * DAY
+    if tenure < growing_s:
+        grown_at = first + growing_s
         return Stage(
             "growing",
-            f"{profile.frequency} purchases in {_days(tenure)} days",
-            min(changes_at, grown_at),
+            changes_at if changes_at < grown_at else grown_at,
+            "{0} purchases in {1:.0f} days",
+            (frequency, tenure / DAY),
         )
     recent_rate = (
         decayed_value(profile.purchases_recent, profile.recent_at, now, RECENT_TAU_S) / RECENT_TAU_S
     )
     if recent_rate > config.growing_rate_ratio / gap:
         return Stage(
-            "growing",
-            f"buying faster than the usual gap of {_days(gap)} days",
-            changes_at,
+            "growing", changes_at, "buying faster than the usual gap of {0:.0f} days", (gap / DAY,)
         )
     return Stage(
         "mature",
-        f"{profile.frequency} purchases, usual gap {_days(gap)} days, "
-        f"last {_days(silence)} days ago",
         changes_at,
+        "{0} purchases, usual gap {1:.0f} days, last {2:.0f} days ago",
+        (frequency, gap / DAY, silence / DAY),
     )
