@@ -39,6 +39,7 @@ import pickle
 import zlib
 from collections import OrderedDict
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from river import (
@@ -50,8 +51,9 @@ from river import (
     utils,
 )
 
+from schemas.inputs import SCHEMA_VERSION
 from schemas.outputs import ChurnRisk, FeatureContribution
-from stream.core.changes import event_time, output_id
+from stream.core.changes import event_time, output_id, trusted
 from stream.core.config import EngineConfig
 from stream.core.features import FEATURE_NAMES, churn_features
 from stream.core.profile import Profile
@@ -89,13 +91,28 @@ def next_band(probability: float, current: str | None, hysteresis: float) -> str
     """
     if current is None:
         return raw_band(probability)
-    level = BANDS.index(current)
-    # Rounded so that 0.33 - 0.03 is 0.30, not 0.30000000000000004.
-    while level < len(BOUNDARIES) and probability >= round(BOUNDARIES[level] + hysteresis, 9):
+    level = _LEVELS[current]
+    up, down = _hysteresis_bounds(hysteresis)
+    while level < len(up) and probability >= up[level]:
         level += 1
-    while level > 0 and probability <= round(BOUNDARIES[level - 1] - hysteresis, 9):
+    while level > 0 and probability <= down[level - 1]:
         level -= 1
     return BANDS[level]
+
+
+_LEVELS = {band: level for level, band in enumerate(BANDS)}
+
+
+@lru_cache(maxsize=8)
+def _hysteresis_bounds(hysteresis: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Where a probability leaves a band upwards and downwards, boundary by boundary.
+
+    Rounded so that 0.33 - 0.03 is 0.30, not 0.30000000000000004.
+    """
+    return (
+        tuple(round(b + hysteresis, 9) for b in BOUNDARIES),
+        tuple(round(b - hysteresis, 9) for b in BOUNDARIES),
+    )
 
 
 def _sigmoid(z: float) -> float:
@@ -176,10 +193,14 @@ class Learner:
 
 
 def _top(found: list[tuple[str, float, float]]) -> list[FeatureContribution]:
-    found.sort(key=lambda item: (-abs(item[2]), item[0]))
+    """The ``TOP_FEATURES`` largest contributions by size, ties by name."""
+    ranked = sorted([(-abs(c), name, value, c) for name, value, c in found])
     return [
-        FeatureContribution(feature=name, value=round(value, 4), contribution=round(c, 4))
-        for name, value, c in found[:TOP_FEATURES]
+        trusted(
+            FeatureContribution,
+            {"feature": name, "value": round(value, 4), "contribution": round(c, 4)},
+        )
+        for _, name, value, c in ranked[:TOP_FEATURES]
     ]
 
 
@@ -279,17 +300,21 @@ class ChurnModel:
         profile.churn_probability = probability
         profile.churn_band = band
         return [
-            ChurnRisk(
-                event_id=output_id(customer_id, cause_id, "churn"),
-                customer_id=customer_id,
-                ts=event_time(cause_ts),
-                emitted_at=emitted_at,
-                probability=probability,
-                band=band,
-                previous_band=old_band,
-                horizon_days=max(1, round(self.config.churn_horizon_days)),
-                model_version=version,
-                top_features=self.explain(features),
+            trusted(
+                ChurnRisk,
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "event_id": output_id(customer_id, cause_id, "churn"),
+                    "customer_id": customer_id,
+                    "ts": event_time(cause_ts),
+                    "emitted_at": emitted_at,
+                    "probability": probability,
+                    "band": band,
+                    "previous_band": old_band,
+                    "horizon_days": max(1, round(self.config.churn_horizon_days)),
+                    "model_version": version,
+                    "top_features": self.explain(features),
+                },
             )
         ]
 

@@ -25,7 +25,7 @@ from typing import NamedTuple, Protocol
 from schemas.inputs import INTERACTION_TYPES, AnyInput, Interaction, Purchase, Survey
 from schemas.outputs import ChurnRisk, SegmentChange
 from stream.core import lifecycle, rfm
-from stream.core.changes import segment_change
+from stream.core.changes import Move, segment_changes
 from stream.core.clock import PartitionClock
 from stream.core.config import EngineConfig
 from stream.core.crossings import CrossingIndex
@@ -100,6 +100,7 @@ class Engine:
         self.partitions: dict[int, PartitionState] = {}
         extra = {t.strip() for t in config.extra_interaction_types.split(",") if t.strip()}
         self.interaction_types = INTERACTION_TYPES | extra
+        self._window_s = config.window_s
 
     # -- partitions ---------------------------------------------------------------------
 
@@ -136,10 +137,10 @@ class Engine:
 
     def process(self, event: AnyInput, partition: int, emitted_at: datetime) -> Result:
         ts = event.ts.timestamp()
-        state = self.partition(partition)
+        state = self.partitions.get(partition) or self.partition(partition)
         clock = state.clock
-        late = ts < clock.now
         before = clock.now
+        late = ts < before
         clock.observe(ts)
         now = clock.now
         # Customers who fell due as the clock moved are evaluated first, in the event's turn,
@@ -153,28 +154,29 @@ class Engine:
             return Result("duplicate", outputs, late)
         self._remember(profile, event.event_id, ts)
 
-        old_keys = rfm.keys(profile)
+        keys = rfm.keys(profile)
+        purchased = False
         if isinstance(event, Purchase):
             if profile.lifecycle_stage == "churned" and not event.refund:
                 profile.reactivated_ts = ts
-            rfm.apply_purchase(profile, event, ts, self.config.window_s)
+            rfm.apply_purchase(profile, event, ts, self._window_s)
+            purchased = not event.refund
             cause = f"purchase {event.order_id}"
+            old_keys, keys = keys, rfm.keys(profile)
+            self._place(state, customer_id, old_keys, keys)
         elif isinstance(event, Interaction):
             self._apply_interaction(profile, event, ts)
             cause = f"{event.type} via {event.channel}"
         else:
             self._apply_survey(profile, event, ts)
             cause = f"survey {event.survey_id}"
-        new_keys = rfm.keys(profile)
-        self._place(state, customer_id, old_keys, new_keys)
-        scores = self.population.score(new_keys) if new_keys is not None else None
         outputs += self._evaluate(
             profile,
             partition,
             state,
             now,
-            scores,
-            purchased=isinstance(event, Purchase) and not event.refund,
+            self.population.score(keys) if keys is not None else None,
+            purchased=purchased,
             cause=cause,
             cause_id=event.event_id,
             cause_ts=ts,
@@ -228,24 +230,27 @@ class Engine:
         if self.churn is not None:
             self.churn.advance(partition, now)
         due = state.due.pop_due(now)
-        if now >= state.next_sweep and len(self.population):
+        population = self.population
+        if now >= state.next_sweep and len(population):
             swept = self._sweep(state, now)
             due = sorted(swept.union(due)) if swept else due
         if not due:
             return []
         outputs: list[Output] = []
-        thresholds = self.population.thresholds() if len(self.population) else None
+        thresholds = population.thresholds() if len(population) else None
         cause_id = f"tick:{now:.0f}"
+        profiles = self.profiles
+        window_s = self._window_s
         for customer_id in due:
-            profile = self.profiles.get(customer_id)
+            profile = profiles.get(customer_id)
             if profile is None:
                 continue
-            old_keys = rfm.keys(profile)
-            expired = rfm.expire(profile, now, self.config.window_s)
-            if expired:
-                self._place(state, customer_id, old_keys, rfm.keys(profile))
-                thresholds = self.population.thresholds()
             keys = rfm.keys(profile)
+            expired = window_s is not None and rfm.expire(profile, now, window_s)
+            if expired:
+                old_keys, keys = keys, rfm.keys(profile)
+                self._place(state, customer_id, old_keys, keys)
+                thresholds = population.thresholds()
             scores = thresholds.score(keys) if keys is not None and thresholds else None
             before = _stored_scores(profile)
             changed = self._evaluate(
@@ -260,9 +265,11 @@ class Engine:
                 cause_ts=now,
                 emitted_at=emitted_at,
             )
-            outputs.extend(changed)
-            if changed or expired or before != _stored_scores(profile):
-                self.profiles[customer_id] = profile
+            if changed:
+                outputs += changed
+                profiles[customer_id] = profile
+            elif expired or before != _stored_scores(profile):
+                profiles[customer_id] = profile
         return outputs
 
     def _sweep(self, state: PartitionState, now: float) -> set[str]:
@@ -293,71 +300,73 @@ class Engine:
         cause_ts: float,
         emitted_at: datetime,
     ) -> list[Output]:
-        outputs: list[Output] = []
-
-        def moved(dimension: str, new: str | None, reason: str) -> None:
-            old = getattr(profile, dimension)
-            if old != new:
-                setattr(profile, dimension, new)
-                outputs.append(
-                    segment_change(
-                        profile,
-                        dimension,
-                        old,
-                        new,
-                        reason,
-                        now=now,
-                        cause_id=cause_id,
-                        cause_ts=cause_ts,
-                        emitted_at=emitted_at,
-                    )
-                )
-
+        config = self.config
+        # Reasons are only written for dimensions that moved: most evaluations move none.
+        moves: list[Move] = []
         if scores is not None:
+            r, f, m, tier = scores
             old_r, old_f, old_m = profile.r_score, profile.f_score, profile.m_score
-            profile.r_score, profile.f_score, profile.m_score = scores.r, scores.f, scores.m
-            score_text = f"R {old_r or '-'}→{scores.r}, F {old_f or '-'}→{scores.f}"
-            moved("rfm_segment", rfm_segment(scores.r, scores.f), f"{score_text} after {cause}")
-            moved(
-                "value_tier",
-                scores.tier,
-                f"M {old_m or '-'}→{scores.m}, spend {profile.monetary:.2f} after {cause}",
+            profile.r_score, profile.f_score, profile.m_score = r, f, m
+            old = profile.rfm_segment
+            segment = rfm_segment(r, f)
+            if old != segment:
+                profile.rfm_segment = segment
+                reason = f"R {old_r or '-'}→{r}, F {old_f or '-'}→{f} after {cause}"
+                moves.append(("rfm_segment", old, segment, reason))
+            old = profile.value_tier
+            if old != tier:
+                profile.value_tier = tier
+                reason = f"M {old_m or '-'}→{m}, spend {profile.monetary:.2f} after {cause}"
+                moves.append(("value_tier", old, tier, reason))
+        stage = lifecycle.assess(profile, now, config)
+        old = profile.lifecycle_stage
+        if old != stage.stage:
+            profile.lifecycle_stage = stage.stage
+            moves.append(("lifecycle_stage", old, stage.stage, stage.reason))
+        old = profile.satisfaction
+        feeling = satisfaction(profile.nps, profile.csat)
+        if old != feeling:
+            profile.satisfaction = feeling
+            moves.append(("satisfaction", old, feeling, f"after {cause}"))
+        outputs: list[Output] = []
+        if moves:
+            outputs += segment_changes(
+                profile,
+                moves,
+                now=now,
+                cause_id=cause_id,
+                cause_ts=cause_ts,
+                emitted_at=emitted_at,
             )
-        stage = lifecycle.assess(profile, now, self.config)
-        moved("lifecycle_stage", stage.stage, stage.reason)
-        moved("satisfaction", satisfaction(profile.nps, profile.csat), f"after {cause}")
-        if self.churn is not None:
-            outputs.extend(
-                self.churn.assess(
-                    profile,
-                    partition,
-                    now,
-                    purchased=purchased,
-                    cause_id=cause_id,
-                    cause_ts=cause_ts,
-                    emitted_at=emitted_at,
-                )
+        next_due = stage.changes_at
+        churn = self.churn
+        if churn is not None:
+            outputs += churn.assess(
+                profile,
+                partition,
+                now,
+                purchased=purchased,
+                cause_id=cause_id,
+                cause_ts=cause_ts,
+                emitted_at=emitted_at,
             )
+            if profile.last_purchase_ts is not None:
+                # Churn risk is re-checked every half usual gap, at least an interval apart.
+                gap = lifecycle.usual_gap_s(profile, config)
+                recheck = now + max(config.reevaluation_interval_s, gap / 2)
+                if recheck < next_due:
+                    next_due = recheck
+        if self._window_s is not None:
+            next_due = min(next_due, rfm.next_expiry(profile, self._window_s))
         profile.evaluated_at = now
-        next_due = min(
-            stage.changes_at,
-            now + self._churn_recheck_s(profile),
-            rfm.next_expiry(profile, self.config.window_s),
-        )
+        customer_id = profile.customer_id
         if math.isfinite(next_due):
-            profile.next_due = max(next_due, now + 1.0)
-            state.due.schedule(profile.customer_id, profile.next_due)
+            profile.next_due = next_due if next_due > now + 1.0 else now + 1.0
+            state.due.schedule(customer_id, profile.next_due)
         else:
             profile.next_due = None
-            state.due.discard(profile.customer_id)
+            state.due.discard(customer_id)
         return outputs
-
-    def _churn_recheck_s(self, profile: Profile) -> float:
-        if self.churn is None or profile.last_purchase_ts is None:
-            return math.inf
-        return max(
-            self.config.reevaluation_interval_s, lifecycle.usual_gap_s(profile, self.config) / 2
-        )
 
 
 def _stored_scores(profile: Profile) -> tuple[object, ...]:

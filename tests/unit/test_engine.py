@@ -1,14 +1,22 @@
+import json
 import random
 
+import jsonschema
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import schemas
+from schemas.inputs import parse_input
+from schemas.outputs import ChurnRisk, SegmentChange
 from stream.core import rfm
+from stream.core.churn import ChurnModel
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
 from stream.core.profile import Profile
+from stream.tools.generate import generate
 from tests.reference import exact_rfm
-from tests.unit.events import EMITTED, interaction, purchase, survey
+from tests.unit.events import EMITTED, START, interaction, purchase, survey
 
 
 def test_repeated_event_id_changes_nothing():
@@ -146,3 +154,38 @@ def test_rolling_window_forgets_old_purchases():
     profile = engine.profiles["c"]
     assert (profile.frequency, profile.monetary) == (1, 50.0)
     assert rfm.keys(profile) is not None
+
+
+def test_outputs_built_without_validation_satisfy_the_models_and_json_schemas():
+    # The engine builds outputs without pydantic's validation (stream.core.changes.trusted):
+    # every kind of output it makes must still pass both contracts, byte for byte.
+    config = EngineConfig()
+    engine = Engine(config, churn=ChurnModel(config, warmup_labels=20))
+    workload = generate(customers=300, events=6000, days=365, seed=3, start=START)
+    outputs = []
+    for body in workload.events:
+        event = parse_input(body["event_type"], orjson.dumps(body), max_bytes=100_000)
+        outputs += engine.process(event, 0, EMITTED).outputs
+    validators = {
+        model: jsonschema.Draft202012Validator(
+            json.loads((schemas.COMMITTED_DIR / f"{topic}.schema.json").read_text())
+        )
+        for topic, model in schemas.TOPIC_MODELS.items()
+        if model in (SegmentChange, ChurnRisk)
+    }
+    kinds = {
+        o.dimension if isinstance(o, SegmentChange) else o.model_version.split("/")[0]
+        for o in outputs
+    }
+    assert kinds == {"rfm_segment", "value_tier", "lifecycle_stage", "satisfaction"} | {
+        "prior",
+        "logreg",
+    }
+    for output in random.Random(5).sample(outputs, 2000):
+        text = output.model_dump_json(by_alias=True)
+        validated = type(output).model_validate_json(text)
+        assert validated == output
+        assert validated.model_dump_json(by_alias=True) == text
+        rebuilt = type(output)(**{k: v for k, v in output if k != "schema_version"})
+        assert rebuilt == output and rebuilt.model_fields_set == output.model_fields_set
+        validators[type(output)].validate(json.loads(text))
