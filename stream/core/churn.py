@@ -65,8 +65,6 @@ ROLLING_WINDOW = 1000
 PRIOR_OVERDUE_WEIGHT = 1.5
 """Log-odds added per usual gap of silence beyond the first, in the cold-start prior."""
 _STATE_FORMAT = 1
-TICK_PREFIX = "tick:"
-"""How :meth:`stream.core.engine.Engine.tick` starts its ``cause_id``."""
 
 
 def raw_band(probability: float) -> str:
@@ -250,6 +248,7 @@ class ChurnModel:
             "labelled": 0,
             "labelled_churned": 0,
             "drift_resets": 0,
+            "dropped_revoked": 0,
         }
 
     # -- the engine's protocol ----------------------------------------------------------
@@ -261,6 +260,7 @@ class ChurnModel:
         now: float,
         *,
         purchased: bool,
+        rescore: bool,
         cause_id: str,
         cause_ts: float,
         emitted_at: datetime,
@@ -268,12 +268,7 @@ class ChurnModel:
         last = profile.last_purchase_ts
         if last is None:
             return []  # no purchase yet: no churn risk, like no RFM scores
-        if not (
-            purchased
-            or cause_id.startswith(TICK_PREFIX)
-            or profile.churn_band is None
-            or profile.survey_ts == profile.last_event_ts
-        ):
+        if not (purchased or rescore or profile.churn_band is None):
             # Page views and other interactions barely move the risk; they are folded in
             # at the customer's next re-evaluation, which keeps the busiest path free.
             return []
@@ -317,6 +312,15 @@ class ChurnModel:
                 },
             )
         ]
+
+    def drop_partition(self, partition: int) -> None:
+        """The partition moved to another worker: its pending snapshots go with it unlabelled
+        (the new owner's clock and purchases would label them; this worker no longer sees
+        either), counted as ``dropped_revoked``."""
+        pending = self.pending.pop(partition, None)
+        if pending:
+            self.pending_count -= len(pending)
+            self.counts["dropped_revoked"] = self.counts.get("dropped_revoked", 0) + len(pending)
 
     def advance(self, partition: int, now: float) -> None:
         pending = self.pending.get(partition)

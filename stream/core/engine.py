@@ -50,17 +50,24 @@ class ChurnAssessor(Protocol):
         now: float,
         *,
         purchased: bool,
+        rescore: bool,
         cause_id: str,
         cause_ts: float,
         emitted_at: datetime,
     ) -> list[ChurnRisk]:
         """Score the freshly evaluated profile, update its churn fields, return churn-risk
-        events; ``purchased`` says this evaluation follows a purchase (a label for pending
-        snapshots of this customer)."""
+        events. ``purchased``: this evaluation follows a purchase (a label for pending
+        snapshots of this customer). ``rescore``: it may move the risk at once (a purchase,
+        a re-evaluation, a survey answer, a complaint); otherwise the model may leave the
+        risk to the customer's next re-evaluation."""
         ...
 
     def advance(self, partition: int, now: float) -> None:
         """The partition's clock reached ``now``: resolve snapshots whose horizon passed."""
+        ...
+
+    def drop_partition(self, partition: int) -> None:
+        """The partition moved to another worker: forget what is kept for it."""
         ...
 
 
@@ -127,6 +134,13 @@ class Engine:
         self._place(state, profile.customer_id, rfm.keys(profile), None)
         state.due.discard(profile.customer_id)
 
+    def drop_partition(self, partition: int) -> None:
+        """Forget a partition that moved to another worker: its clock, due times and the
+        churn model's pending snapshots. Call after :meth:`release` of its profiles."""
+        self.partitions.pop(partition, None)
+        if self.churn is not None:
+            self.churn.drop_partition(partition)
+
     def _place(
         self, state: PartitionState, customer_id: str, old: RfmKeys | None, new: RfmKeys | None
     ) -> None:
@@ -160,15 +174,16 @@ class Engine:
             if profile.lifecycle_stage == "churned" and not event.refund:
                 profile.reactivated_ts = ts
             rfm.apply_purchase(profile, event, ts, self._window_s)
-            purchased = not event.refund
+            purchased = rescore = not event.refund
             cause = f"purchase {event.order_id}"
             old_keys, keys = keys, rfm.keys(profile)
             self._place(state, customer_id, old_keys, keys)
         elif isinstance(event, Interaction):
             self._apply_interaction(profile, event, ts)
+            rescore = event.type in COMPLAINT_TYPES
             cause = f"{event.type} via {event.channel}"
         else:
-            self._apply_survey(profile, event, ts)
+            rescore = self._apply_survey(profile, event, ts)
             cause = f"survey {event.survey_id}"
         outputs += self._evaluate(
             profile,
@@ -177,6 +192,7 @@ class Engine:
             now,
             self.population.score(keys) if keys is not None else None,
             purchased=purchased,
+            rescore=rescore,
             cause=cause,
             cause_id=event.event_id,
             cause_ts=ts,
@@ -203,12 +219,15 @@ class Engine:
         )
 
     @staticmethod
-    def _apply_survey(profile: Profile, event: Survey, ts: float) -> None:
-        # The latest answer by event time wins, so arrival order does not matter.
+    def _apply_survey(profile: Profile, event: Survey, ts: float) -> bool:
+        """Keep the answer if it is the latest by event time (so arrival order does not
+        matter); True if it was."""
         if profile.survey_ts is None or ts >= profile.survey_ts:
             profile.survey_ts = ts
             profile.nps = event.nps
             profile.csat = event.csat
+            return True
+        return False
 
     # -- the clock ----------------------------------------------------------------------
 
@@ -260,6 +279,7 @@ class Engine:
                 now,
                 scores,
                 purchased=False,
+                rescore=True,
                 cause="re-evaluation",
                 cause_id=cause_id,
                 cause_ts=now,
@@ -295,6 +315,7 @@ class Engine:
         scores: Scores | None,
         *,
         purchased: bool,
+        rescore: bool,
         cause: str,
         cause_id: str,
         cause_ts: float,
@@ -346,6 +367,7 @@ class Engine:
                 partition,
                 now,
                 purchased=purchased,
+                rescore=rescore,
                 cause_id=cause_id,
                 cause_ts=cause_ts,
                 emitted_at=emitted_at,

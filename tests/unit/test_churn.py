@@ -9,7 +9,7 @@ from stream.core.config import DAY, EngineConfig
 from stream.core.engine import Engine
 from stream.core.features import churn_features
 from stream.core.profile import Profile
-from tests.unit.events import EMITTED, at, purchase
+from tests.unit.events import EMITTED, at, interaction, purchase, survey
 
 CONFIG = EngineConfig()
 H = CONFIG.churn_horizon_s
@@ -32,6 +32,7 @@ def assess(
     *,
     partition: int = 0,
     purchased: bool = False,
+    rescore: bool = True,
     cause_id: str | None = None,
 ) -> list[ChurnRisk]:
     return model.assess(
@@ -39,6 +40,7 @@ def assess(
         partition,
         now,
         purchased=purchased,
+        rescore=rescore,
         cause_id=cause_id or f"tick:{now:.0f}",
         cause_ts=now,
         emitted_at=EMITTED,
@@ -110,7 +112,14 @@ def test_a_late_purchase_from_before_the_snapshot_drops_it_unlabelled():
     taken = snapshot_time(profile)
     assess(model, profile, taken)
     model.assess(
-        profile, 0, taken, purchased=True, cause_id="late", cause_ts=taken - 60, emitted_at=EMITTED
+        profile,
+        0,
+        taken,
+        purchased=True,
+        rescore=True,
+        cause_id="late",
+        cause_ts=taken - 60,
+        emitted_at=EMITTED,
     )
     assert model.metrics()["labelled"] == 0
     assert model.metrics()["dropped_stale"] == 1
@@ -137,8 +146,7 @@ def test_page_views_wait_for_the_next_re_evaluation():
     model = ChurnModel(CONFIG)
     profile = buyer("c1", last_day=0, nps=9)
     [first] = assess(model, profile, DAY)
-    profile.last_event_ts = 200 * DAY  # an interaction, not a survey answer
-    assert assess(model, profile, 200 * DAY, cause_id="page-view") == []
+    assert assess(model, profile, 200 * DAY, rescore=False, cause_id="page-view") == []
     assert profile.churn_probability == first.probability
     [moved] = assess(model, profile, 200 * DAY)
     assert moved.probability > first.probability
@@ -149,7 +157,7 @@ def test_page_views_wait_for_the_next_re_evaluation():
 
 def scripted(model: ChurnModel, probabilities: list[float]) -> None:
     script = iter(probabilities)
-    model.predict = lambda features: (next(script), "test/1")  # type: ignore[method-assign]
+    model.predict = lambda features: (next(script), "test/1")
 
 
 def emitted_bands(config: EngineConfig, probabilities: list[float]) -> list[tuple[str, ...]]:
@@ -377,3 +385,41 @@ def test_engine_learns_from_purchases_and_silence():
 
     _, again = run_engine(events, ChurnModel(CONFIG, warmup_labels=20, learning_rate=0.1))
     assert [r.model_dump() for r in again] == [r.model_dump() for r in risks]
+
+
+def test_complaints_and_survey_answers_rescore_at_once_page_views_wait():
+    engine = Engine(CONFIG, churn=ChurnModel(CONFIG))
+    engine.process(purchase("c1", 0), 0, EMITTED)
+    before = engine.profiles["c1"].churn_probability
+
+    def rescored(event: object) -> bool:
+        scored = []
+        original = engine.churn.assess
+
+        def spy(*args: object, **kwargs: object) -> list[ChurnRisk]:
+            scored.append(kwargs["rescore"])
+            return original(*args, **kwargs)
+
+        engine.churn.assess = spy
+        engine.process(event, 0, EMITTED)
+        engine.churn.assess = original
+        return scored[-1]
+
+    assert not rescored(interaction("c1", 0.5, "page_view"))
+    assert rescored(interaction("c1", 0.6, "complaint"))
+    assert rescored(survey("c1", 0.7, nps=2))
+    assert not rescored(survey("c1", 0.65, nps=10))  # older than the answer already kept
+    assert engine.profiles["c1"].churn_probability == before  # nothing moved enough to emit
+
+
+def test_dropping_a_partition_forgets_its_pending_snapshots():
+    model = ChurnModel(CONFIG)
+    for partition, name in ((1, "a"), (2, "b")):
+        profile = buyer(name)
+        assess(model, profile, snapshot_time(profile), partition=partition)
+    assert counts(model) == (0, 0, 2)
+    model.drop_partition(1)
+    assert counts(model) == (0, 0, 1) and model.metrics()["dropped_revoked"] == 1
+    model.advance(1, 10 * H)  # nothing left there to label
+    model.advance(2, 10 * H)
+    assert counts(model) == (1, 1, 0)
