@@ -65,7 +65,15 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     if not recs:
                         continue
                     if tp.topic not in handler.topics:
-                        raise RuntimeError(f"no handler subscribed to {tp.topic}")
+                        # Anything else Faust reads (table changelogs after recovery) keeps
+                        # the ordinary per-message path.
+                        for record in recs:
+                            await self.wait_first(
+                                self.callback(self._to_message(tp, record)),
+                                self.suspend_flow.wait(),
+                            )
+                            read_offset[tp] = record.offset
+                        continue
                     batch[tp] = recs
                     read_offset[tp] = recs[-1].offset
                     if app.monitor is not None:

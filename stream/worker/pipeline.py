@@ -33,6 +33,8 @@ from stream.worker.profiles import TableProfiles
 
 log = logging.getLogger(__name__)
 
+END_OF_FLUSH = b"\x00end-of-flush"
+
 
 def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> DeadLetter:
     key = None
@@ -243,6 +245,13 @@ class Pipeline:
         changelog = self.profiles.flush(changelog_topic)
         on_sent = persisted if hasattr(store, "_set") else None
         await send_batches(producer, changelog_topic, changelog, on_sent)
+        # Some brokers (the embedded Tansu among them) report a partition's end as the start
+        # of its last batch, and Faust's recovery stops there: a one-record batch after each
+        # flush moves that point past every profile. A tombstone of a key no profile uses
+        # restores to nothing.
+        await send_batches(
+            producer, changelog_topic, {p: [(END_OF_FLUSH, None)] for p in changelog}
+        )
 
         per_topic: dict[str, list[tuple[bytes, bytes]]] = {}
         written = []

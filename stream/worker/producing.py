@@ -47,7 +47,7 @@ def by_partition(
 async def send_batches(
     producer: AIOKafkaProducer,
     topic: str,
-    per_partition: dict[int, list[tuple[bytes, bytes]]],
+    per_partition: dict[int, list[tuple[bytes, bytes | None]]],
     on_sent: SentCallback | None = None,
 ) -> None:
     """Hand every record to the producer; ``on_sent(partition, count, future)`` per batch."""
@@ -63,7 +63,8 @@ async def send_batches(
                     future.add_done_callback(lambda f, p=partition, n=count: on_sent(p, n, f))
                 batch, count = producer.create_batch(), 0
                 if batch.append(key=key, value=value, timestamp=None) is None:
-                    raise ValueError(f"a record of {len(value)} bytes exceeds the batch size")
+                    size = len(value or b"")
+                    raise ValueError(f"a record of {size} bytes exceeds the batch size")
             count += 1
         future = await producer.send_batch(batch, topic, partition=partition)
         if on_sent is not None:
