@@ -1,0 +1,329 @@
+"""Historical event files, as read by ``stream replay`` and ``stream backtest``.
+
+Two formats, told apart by the first non-blank byte (``{`` means JSONL) unless ``--format``
+says which:
+
+- JSONL in our schema: one input event per line; ``event_type`` (``purchase``,
+  ``interaction``, ``survey``) names its topic. Without one, the type is read off the field only
+  that type has (``order_id``, ``type``, ``survey_id``).
+- CSV of transactions with a header row: one purchase per row, from the columns named by
+  ``--customer-col``, ``--time-col``, ``--amount-col`` and optionally ``--order-col``, in
+  ``--currency``. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's.
+
+Timestamps without a timezone (plain dates, or date-times without an offset) are read as UTC,
+so a plain date is midnight UTC (DOMAIN.md). A line without an ``event_id`` (every CSV row)
+gets ``FILENAME:LINE``, and a CSV row without an order column gets that as its ``order_id``:
+reading the same file twice gives the same ids, so the engine drops the second copy.
+
+Each line becomes a :class:`Record`, the JSON value as it would go on its topic, or a
+:class:`Rejected` with the line number and a reason; validation of the records themselves is
+``schemas.inputs.parse_input``'s, as in the worker. Files ending in ``.gz`` are decompressed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import orjson
+
+from schemas.inputs import SCHEMA_VERSION
+
+KINDS = ("purchase", "interaction", "survey")
+TELLTALE_FIELDS = (("order_id", "purchase"), ("type", "interaction"), ("survey_id", "survey"))
+WHITESPACE = "whitespace"
+
+
+class HistoryError(ValueError):
+    """The file cannot be read at all (missing, unreadable, or without the named columns)."""
+
+
+class Record(NamedTuple):
+    line: int
+    kind: str
+    """``purchase``, ``interaction`` or ``survey``: which input topic it belongs on."""
+    value: bytes
+
+
+class Rejected(NamedTuple):
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """Where a CSV file keeps each purchase field."""
+
+    customer: str = "customer_id"
+    time: str = "ts"
+    amount: str = "amount"
+    order: str | None = None
+    currency: str = "EUR"
+    delimiter: str = ","
+    """One character, or ``whitespace`` for runs of blanks (leading blanks ignored)."""
+
+
+class Rejections:
+    """Rejected lines grouped by reason: how many, and the first line with each; with
+    ``out``, also every one as a ``line,reason`` CSV row (``--rejected-out``)."""
+
+    def __init__(self, out: Path | None = None) -> None:
+        self.by_reason: dict[str, list[int]] = {}  # reason -> [count, first line]
+        self.total = 0
+        self._file = out.open("w", newline="") if out else None
+        self._writer = csv.writer(self._file) if self._file else None
+        if self._writer:
+            self._writer.writerow(("line", "reason"))
+
+    def add(self, line: int, reason: str) -> None:
+        self.total += 1
+        if self._writer:
+            self._writer.writerow((line, reason))
+        seen = self.by_reason.get(reason)
+        if seen is None:
+            self.by_reason[reason] = [1, line]
+        else:
+            seen[0] += 1
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "reasons": [
+                {"reason": reason, "count": count, "first_line": line}
+                for reason, (count, line) in sorted(
+                    self.by_reason.items(), key=lambda item: (-item[1][0], item[1][1])
+                )
+            ],
+        }
+
+
+def describe(rejected: dict[str, Any], limit: int = 10) -> list[str]:
+    """Readable lines for :meth:`Rejections.as_dict`, most frequent reason first."""
+    reasons = rejected["reasons"]
+    shown = [
+        f"{r['count']} x {r['reason']} (first at line {r['first_line']})" for r in reasons[:limit]
+    ]
+    if len(reasons) > limit:
+        shown.append(f"... and {len(reasons) - limit} other reasons")
+    return shown
+
+
+def event_id(source: str, line: int) -> str:
+    """The id of the event on ``line`` of the file named ``source``."""
+    return f"{source}:{line}"
+
+
+def read_history(
+    path: Path, columns: CsvColumns | None = None, fmt: str | None = None
+) -> Iterator[Record | Rejected]:
+    """Every line of ``path`` as a :class:`Record` or a :class:`Rejected`, in file order.
+
+    ``fmt`` is ``jsonl`` or ``csv``; ``None`` looks at the file. Raises :class:`HistoryError`
+    when the file cannot be read or lacks a named CSV column.
+    """
+    path = Path(path)
+    try:
+        fmt = fmt or detect_format(path)
+        raw = _open(path)
+    except OSError as exc:
+        raise HistoryError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with raw:
+        if fmt == "jsonl":
+            yield from _jsonl(raw, path.name)
+        elif fmt == "csv":
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            yield from _csv(text, path.name, columns or CsvColumns())
+        else:
+            raise HistoryError(f"unknown format {fmt!r}; expected jsonl or csv")
+
+
+def detect_format(path: Path) -> str:
+    with _open(path) as raw:
+        start = raw.read(4096).lstrip()
+    return "jsonl" if start.startswith(b"{") else "csv"
+
+
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def utc_rfc3339(text: str) -> str | None:
+    """``text`` (ISO 8601, basic or extended) as RFC 3339, naive read as UTC; None if not ISO.
+
+    >>> utc_rfc3339("1997-01-01"), utc_rfc3339("19970101")
+    ('1997-01-01T00:00:00+00:00', '1997-01-01T00:00:00+00:00')
+    >>> utc_rfc3339("2024-03-05T10:30:00+01:00"), utc_rfc3339("05/03/2024")
+    ('2024-03-05T10:30:00+01:00', None)
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
+def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            yield Rejected(number, "not valid JSON")
+            continue
+        if not isinstance(event, dict):
+            yield Rejected(number, "not a JSON object")
+            continue
+        changed = False
+        kind = event.get("event_type")
+        if kind is None:
+            kind = next((k for field, k in TELLTALE_FIELDS if field in event), None)
+            event["event_type"] = kind
+            changed = True
+        if kind not in KINDS:
+            yield Rejected(
+                number,
+                f"event_type {kind!r} is not one of {', '.join(KINDS)}"
+                if kind is not None
+                else "no event_type, and no order_id, type or survey_id to tell it by",
+            )
+            continue
+        if "event_id" not in event:
+            event["event_id"] = event_id(source, number)
+            changed = True
+        ts = event.get("ts")
+        if isinstance(ts, str):
+            try:
+                naive = datetime.fromisoformat(ts).tzinfo is None
+            except ValueError:
+                naive = False  # parse_input gives the reason
+            if naive:
+                event["ts"] = utc_rfc3339(ts)
+                changed = True
+        yield Record(number, kind, orjson.dumps(event) if changed else line)
+
+
+def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | Rejected]:
+    rows = _rows(text, columns.delimiter)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise HistoryError(f"{source} is empty; a CSV file needs a header row") from None
+    header = [name.strip() for name in header]
+    wanted = [columns.customer, columns.time, columns.amount]
+    if columns.order is not None:
+        wanted.append(columns.order)
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise HistoryError(
+            f"{source} has no column {', '.join(map(repr, missing))}; its header has "
+            f"{', '.join(map(repr, header))} (name them with --customer-col, --time-col, "
+            "--amount-col, --order-col)"
+        )
+    at = [header.index(name) for name in wanted]
+    width = max(at) + 1
+    times: dict[str, str | None] = {}  # dates repeat a lot in transaction logs
+    for number, row in rows:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) < width:
+            yield Rejected(number, f"{len(row)} fields where the header has {len(header)}")
+            continue
+        fields = [row[i].strip() for i in at]
+        customer, when, amount = fields[0], fields[1], fields[2]
+        if when in times:
+            ts = times[when]
+        else:
+            ts = times[when] = utc_rfc3339(when)
+        if ts is None:
+            yield Rejected(number, f"{columns.time} is not an ISO 8601 date or date-time")
+            continue
+        try:
+            value = float(amount)
+        except ValueError:
+            yield Rejected(number, f"{columns.amount} is not a number")
+            continue
+        own_id = event_id(source, number)
+        event = {
+            "event_type": "purchase",
+            "schema_version": SCHEMA_VERSION,
+            "event_id": own_id,
+            "customer_id": customer,
+            "ts": ts,
+            "order_id": fields[3] if columns.order is not None else own_id,
+            "amount": value,
+            "currency": columns.currency,
+        }
+        yield Record(number, "purchase", orjson.dumps(event))
+
+
+def _rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each row; a quoted field may span lines in CSV."""
+    if delimiter == WHITESPACE:
+        for number, line in enumerate(text, 1):
+            yield number, line.split()
+        return
+    reader = csv.reader(text, delimiter=delimiter)
+    first = 1
+    for row in reader:
+        yield first, row
+        first = reader.line_num + 1
+
+
+# -- the options both commands share ------------------------------------------------------
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE", help="JSONL or CSV (.gz too)")
+    parser.add_argument(
+        "--format", choices=("jsonl", "csv"), help="default: JSONL if the file starts with '{'"
+    )
+    group = parser.add_argument_group("CSV files (one purchase per row, header required)")
+    group.add_argument("--customer-col", default="customer_id", help="default %(default)s")
+    group.add_argument(
+        "--time-col",
+        default="ts",
+        help="ISO 8601 date or date-time; without a timezone read as UTC; default %(default)s",
+    )
+    group.add_argument("--amount-col", default="amount", help="default %(default)s")
+    group.add_argument("--order-col", help="default: FILENAME:LINE, one order per row")
+    group.add_argument("--currency", default="EUR", help="ISO 4217 code; default %(default)s")
+    group.add_argument(
+        "--delimiter",
+        default=",",
+        help="one character, or 'whitespace' for space-aligned columns; default ','",
+    )
+    parser.add_argument(
+        "--rejected-out",
+        type=Path,
+        metavar="FILE.csv",
+        help="write line,reason for every rejected line",
+    )
+
+
+def columns_from(args: argparse.Namespace) -> CsvColumns:
+    delimiter = "\t" if args.delimiter == "\\t" else args.delimiter
+    if delimiter != WHITESPACE and len(delimiter) != 1:
+        raise HistoryError(f"--delimiter {args.delimiter!r} must be one character or whitespace")
+    return CsvColumns(
+        customer=args.customer_col,
+        time=args.time_col,
+        amount=args.amount_col,
+        order=args.order_col,
+        currency=args.currency,
+        delimiter=delimiter,
+    )

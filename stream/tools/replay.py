@@ -1,0 +1,139 @@
+"""``stream replay FILE``: load a history file onto the input topics.
+
+Reads JSONL in our schema or a CSV of transactions (see ``stream.tools.history`` for the
+formats and column options), validates every line as the worker would, and produces the valid
+ones to their topic (``customer.purchases`` for CSV rows; a JSONL line's ``event_type``
+decides), keyed by ``customer_id``, in event-time order (stable: same-time lines keep their
+file order), so the worker's clock moves as it did when the history happened. Lines that
+fail are not sent: they are counted by reason, and ``--rejected-out`` lists each one.
+
+Ids are deterministic (a line's own ``event_id``, else ``FILENAME:LINE``), so replaying the
+same file twice changes nothing: the worker drops the repeats as duplicates (it remembers the
+last ``STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER`` ids per customer). ``--rate`` paces the sending.
+The file is held in memory to be put in event-time order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from schemas.inputs import InvalidInput, parse_input
+from stream.config import ConfigError, Settings
+from stream.core.engine import Engine
+from stream.kafka.topics import ensure_topics
+from stream.tools.generate import produce
+from stream.tools.history import (
+    HistoryError,
+    Record,
+    Rejections,
+    add_input_options,
+    columns_from,
+    describe,
+    read_history,
+)
+
+Event = dict[str, Any]
+PROGRESS_EVERY_S = 1.0
+
+
+def valid_events(
+    lines: Iterable[Any],
+    rejections: Rejections,
+    *,
+    max_bytes: int,
+    interaction_types: frozenset[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Event]:
+    """The events that pass the worker's validation, in event-time order, as JSON objects;
+    the others go to ``rejections``. ``progress(lines read, rejected)`` about once a second."""
+    timed: list[tuple[float, Event]] = []
+    reported = time.monotonic()
+    for count, item in enumerate(lines, 1):
+        if isinstance(item, Record):
+            try:
+                event = parse_input(
+                    item.kind,
+                    item.value,
+                    max_bytes=max_bytes,
+                    interaction_types=interaction_types,
+                )
+            except InvalidInput as exc:
+                rejections.add(item.line, str(exc))
+            else:
+                timed.append((event.ts.timestamp(), orjson.loads(item.value)))
+        else:
+            rejections.add(item.line, item.reason)
+        if progress and count % 10_000 == 0 and time.monotonic() - reported >= PROGRESS_EVERY_S:
+            reported = time.monotonic()
+            progress(count, rejections.total)
+    timed.sort(key=lambda pair: pair[0])
+    return [event for _, event in timed]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "replay",
+        help="load a history file (JSONL or CSV) onto the input topics",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_options(parser)
+    parser.add_argument(
+        "--rate", type=float, metavar="EVENTS_PER_S", help="pace the sending (default: no limit)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.rate is not None and args.rate <= 0:
+        raise ConfigError(f"--rate {args.rate} must be positive")
+    rejections = Rejections(args.rejected_out)
+    started = time.monotonic()
+    try:
+        events = valid_events(
+            read_history(args.file, columns_from(args), args.format),
+            rejections,
+            max_bytes=settings.max_payload_bytes,
+            interaction_types=Engine(settings.engine).interaction_types,
+            progress=lambda read, rejected: _say(f"  read {read} lines, {rejected} rejected"),
+        )
+    except HistoryError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        rejections.close()
+    _say(
+        f"{args.file.name}: {len(events) + rejections.total} lines, {len(events)} events to "
+        f"send, {rejections.total} rejected ({time.monotonic() - started:.1f}s)"
+    )
+    for line in describe(rejections.as_dict()):
+        _say(f"  rejected: {line}")
+    if not events:
+        return 0
+    ensure_topics(settings.bootstrap_servers, settings)
+    started = time.monotonic()
+
+    def progress(sent: int, total: int) -> None:
+        elapsed = max(time.monotonic() - started, 1e-9)
+        _say(f"  sent {sent}/{total} events ({sent / elapsed:.0f}/s)")
+
+    sent = asyncio.run(
+        produce(
+            events, settings.bootstrap_servers, settings.topics, rate=args.rate, progress=progress
+        )
+    )
+    _say(
+        f"produced {sent} events to {settings.bootstrap_servers} "
+        f"in {time.monotonic() - started:.1f}s"
+    )
+    return 0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

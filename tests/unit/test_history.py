@@ -1,0 +1,244 @@
+"""Reading history files: CSV and JSONL, plain dates as midnight UTC, rejected lines with
+reasons, deterministic ids that let the engine drop a second replay."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from schemas.inputs import parse_input
+from stream.core.config import EngineConfig
+from stream.core.engine import Engine
+from stream.tools.history import (
+    CsvColumns,
+    HistoryError,
+    Record,
+    Rejected,
+    Rejections,
+    read_history,
+    utc_rfc3339,
+)
+from stream.tools.replay import valid_events
+
+MAX = 100_000
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _events(items):
+    return [orjson.loads(item.value) for item in items if isinstance(item, Record)]
+
+
+def _rejected(items):
+    return [(item.line, item.reason) for item in items if isinstance(item, Rejected)]
+
+
+def test_csv_rows_become_purchases_with_ids_from_the_file_name_and_line(tmp_path):
+    path = _write(
+        tmp_path,
+        "shop.csv",
+        "customer_id,ts,amount\n"
+        "c1,2024-03-05,12.5\n"
+        "c2,2024-03-05T10:30:00+01:00,7\n"
+        "c1,2024-03-06 08:00:00,3.25\n",
+    )
+    events = _events(read_history(path))
+    assert [e["customer_id"] for e in events] == ["c1", "c2", "c1"]
+    assert [e["event_id"] for e in events] == ["shop.csv:2", "shop.csv:3", "shop.csv:4"]
+    assert [e["order_id"] for e in events] == ["shop.csv:2", "shop.csv:3", "shop.csv:4"]
+    assert [e["amount"] for e in events] == [12.5, 7.0, 3.25]
+    assert {e["currency"] for e in events} == {"EUR"}
+    parsed = [parse_input("purchase", orjson.dumps(e), max_bytes=MAX) for e in events]
+    # A plain date is midnight UTC, a naive date-time is UTC, an offset is kept.
+    assert parsed[0].ts == datetime(2024, 3, 5, tzinfo=UTC)
+    assert parsed[1].ts == datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    assert parsed[2].ts == datetime(2024, 3, 6, 8, tzinfo=UTC)
+
+
+def test_csv_columns_currency_and_order_are_configurable(tmp_path):
+    path = _write(
+        tmp_path,
+        "orders.csv",
+        "when;who;order;total;note\n2024-01-02;alice;A-1;99.90;gift\n",
+    )
+    columns = CsvColumns(
+        customer="who", time="when", amount="total", order="order", currency="USD", delimiter=";"
+    )
+    (event,) = _events(read_history(path, columns))
+    assert event["customer_id"] == "alice"
+    assert event["order_id"] == "A-1"
+    assert event["currency"] == "USD"
+    assert event["ts"] == "2024-01-02T00:00:00+00:00"
+
+
+def test_space_aligned_files_with_basic_iso_dates_are_read(tmp_path):
+    # The layout of CDNOW_master.txt: leading blanks, runs of spaces, YYYYMMDD dates.
+    path = _write(
+        tmp_path,
+        "cdnow.txt",
+        " customer_id  date number_of_cds  dollar_value\n"
+        " 00001 19970101  1   11.77\n"
+        " 00002 19970112  5   77.00\n",
+    )
+    columns = CsvColumns(time="date", amount="dollar_value", delimiter="whitespace")
+    events = _events(read_history(path, columns))
+    assert [(e["customer_id"], e["ts"], e["amount"]) for e in events] == [
+        ("00001", "1997-01-01T00:00:00+00:00", 11.77),
+        ("00002", "1997-01-12T00:00:00+00:00", 77.0),
+    ]
+
+
+def test_bad_csv_rows_are_rejected_with_their_line_and_reason(tmp_path):
+    path = _write(
+        tmp_path,
+        "bad.csv",
+        "customer_id,ts,amount\n"
+        "c1,05/03/2024,10\n"
+        "c2,2024-03-05,ten\n"
+        "c3,2024-03-05\n"
+        "\n"
+        'c4,2024-03-05,"1.5"\n',
+    )
+    items = list(read_history(path))
+    assert _rejected(items) == [
+        (2, "ts is not an ISO 8601 date or date-time"),
+        (3, "amount is not a number"),
+        (4, "2 fields where the header has 3"),
+    ]
+    assert [(item.line, orjson.loads(item.value)["customer_id"]) for item in items[3:]] == [
+        (6, "c4")
+    ]
+
+
+def test_a_missing_csv_column_names_what_the_header_has(tmp_path):
+    path = _write(tmp_path, "x.csv", "id,date,value\n1,2024-01-01,3\n")
+    with pytest.raises(HistoryError, match=r"no column 'customer_id', 'ts', 'amount'.*'id'"):
+        list(read_history(path))
+
+
+def test_jsonl_lines_go_to_the_topic_their_event_type_names(tmp_path):
+    lines = [
+        {"event_type": "purchase", "event_id": "p1", "customer_id": "c1",
+         "ts": "2024-01-01T10:00:00Z", "order_id": "o1", "amount": 5, "currency": "EUR"},
+        {"event_type": "interaction", "event_id": "i1", "customer_id": "c1",
+         "ts": "2024-01-01T09:00:00Z", "type": "page_view", "channel": "web"},
+        {"event_id": "s1", "customer_id": "c1", "ts": "2024-01-02T00:00:00Z",
+         "survey_id": "nps", "nps": 9},
+    ]  # fmt: skip
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    items = list(read_history(path))
+    assert [(item.line, item.kind) for item in items] == [
+        (1, "purchase"),
+        (2, "interaction"),
+        (3, "survey"),  # no event_type: told by survey_id
+    ]
+    assert items[0].value == orjson.dumps(lines[0])  # untouched lines go as they were
+    assert orjson.loads(items[2].value)["event_type"] == "survey"
+
+
+def test_jsonl_naive_times_are_utc_and_missing_ids_come_from_the_line(tmp_path):
+    path = _write(
+        tmp_path,
+        "old.jsonl",
+        '{"event_type": "purchase", "customer_id": "c1", "ts": "2023-12-31", '
+        '"order_id": "o1", "amount": 1, "currency": "EUR"}\n',
+    )
+    (item,) = read_history(path)
+    event = parse_input(item.kind, item.value, max_bytes=MAX)
+    assert event.event_id == "old.jsonl:1"
+    assert event.ts == datetime(2023, 12, 31, tzinfo=UTC)
+
+
+def test_bad_jsonl_lines_are_rejected_with_reasons(tmp_path):
+    path = _write(
+        tmp_path,
+        "bad.jsonl",
+        '{"event_type": "purchase", "customer_id": "c1"\n'
+        "[1, 2]\n"
+        '{"event_type": "refund", "customer_id": "c1"}\n'
+        '{"customer_id": "c1", "ts": "2024-01-01"}\n',
+    )
+    assert _rejected(read_history(path)) == [
+        (1, "not valid JSON"),
+        (2, "not a JSON object"),
+        (3, "event_type 'refund' is not one of purchase, interaction, survey"),
+        (4, "no event_type, and no order_id, type or survey_id to tell it by"),
+    ]
+
+
+def test_format_is_detected_and_gzip_is_read(tmp_path):
+    path = tmp_path / "events.data.gz"
+    with gzip.open(path, "wt") as out:
+        out.write(
+            '\n  {"event_type": "interaction", "event_id": "i1", "customer_id": "c1", '
+            '"ts": "2024-01-01T09:00:00Z", "type": "login", "channel": "app"}\n'
+        )
+    (item,) = read_history(path)
+    assert item.kind == "interaction" and item.line == 2
+
+
+def test_rejections_group_reasons_and_list_every_line(tmp_path):
+    out = tmp_path / "rejected.csv"
+    rejections = Rejections(out)
+    for line, reason in [(3, "b"), (5, "a"), (9, "b")]:
+        rejections.add(line, reason)
+    rejections.close()
+    assert rejections.as_dict() == {
+        "total": 3,
+        "reasons": [
+            {"reason": "b", "count": 2, "first_line": 3},
+            {"reason": "a", "count": 1, "first_line": 5},
+        ],
+    }
+    assert out.read_text().splitlines() == ["line,reason", "3,b", "5,a", "9,b"]
+
+
+def test_valid_events_applies_the_workers_validation_and_sorts_by_event_time(tmp_path):
+    path = _write(
+        tmp_path,
+        "mixed.csv",
+        "customer_id,ts,amount\nc1,2024-02-01,5\nc2,2024-01-01,-3\nc3,2024-01-15,1\n",
+    )
+    rejections = Rejections()
+    events = valid_events(
+        read_history(path), rejections, max_bytes=MAX, interaction_types=frozenset()
+    )
+    assert [e["customer_id"] for e in events] == ["c3", "c1"]
+    assert rejections.as_dict()["reasons"] == [
+        {
+            "reason": "invalid purchase: amount: Input should be greater than or equal to 0",
+            "count": 1,
+            "first_line": 3,
+        }
+    ]
+
+
+def test_reading_a_file_twice_gives_ids_the_engine_drops(tmp_path):
+    path = _write(
+        tmp_path,
+        "twice.csv",
+        "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-01-20,7\nc2,2024-01-03,2\n",
+    )
+    engine = Engine(EngineConfig())
+    emitted = datetime(2024, 2, 1, tzinfo=UTC)
+    statuses = []
+    for _ in range(2):
+        for item in read_history(path):
+            event = parse_input(item.kind, item.value, max_bytes=MAX)
+            statuses.append(engine.process(event, 0, emitted).status)
+    assert statuses == ["processed"] * 3 + ["duplicate"] * 3
+
+
+def test_utc_rfc3339():
+    assert utc_rfc3339("2024-01-01") == "2024-01-01T00:00:00+00:00"
+    assert utc_rfc3339("20240101T101500") == "2024-01-01T10:15:00+00:00"
+    assert utc_rfc3339("2024-01-01T10:15:00Z") == "2024-01-01T10:15:00+00:00"
+    assert utc_rfc3339("Jan 1 2024") is None
