@@ -2,7 +2,8 @@
 
 Per fetch: validate every record (rejects become dead letters), merge each partition's records
 from the three input topics by event time, run them through the engine, write each changed
-profile once to the table and its changelog, produce the outputs, and only then ack the
+profile once to the table and its changelog, produce the outputs (and, at most once a second,
+the changed customers' profiles to the compacted ``customer.profiles``), and only then ack the
 offsets, so Faust commits nothing whose effects were not handed to the producer first (its
 commit flushes the producer). At-least-once, and replays change nothing: repeated event ids
 are dropped by the engine and output ids are deterministic.
@@ -27,6 +28,8 @@ from stream.config import Settings
 from stream.core.changes import output_id
 from stream.core.churn import ChurnModel
 from stream.core.engine import Engine, Output
+from stream.core.lookup import current_profile
+from stream.core.profile import Profile
 from stream.worker.metrics import Metrics
 from stream.worker.producing import Partitioner, by_partition, send_batches
 from stream.worker.profiles import TableProfiles
@@ -34,6 +37,8 @@ from stream.worker.profiles import TableProfiles
 log = logging.getLogger(__name__)
 
 END_OF_FLUSH = b"\x00end-of-flush"
+PUBLISH_PROFILES_S = 1.0
+"""Changed profiles go to ``customer.profiles`` at most this often, each once."""
 
 
 def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> DeadLetter:
@@ -86,6 +91,8 @@ class Pipeline:
         self._rate = 0.0
         self.bands: Counter[str | None] = Counter()
         self._partitioners: dict[str, Partitioner] = {}
+        self._unpublished: dict[int, dict[str, Profile]] = {}
+        self._published_at = 0.0
 
     # -- engine lifecycle ---------------------------------------------------------------
 
@@ -154,6 +161,8 @@ class Pipeline:
             # Eager rebalancing revokes everything: rebuild from the table after recovery.
             self.engine = None
             self.profiles.forget()
+            # Their new owner publishes them when they next change.
+            self._unpublished.clear()
 
     @property
     def ready(self) -> bool:
@@ -242,7 +251,9 @@ class Pipeline:
                 offset = future.result().offset + count - 1
                 store.set_persisted_offset(TP(changelog_topic, partition), offset)
 
-        changelog = self.profiles.flush(changelog_topic)
+        changelog, changed = self.profiles.flush(changelog_topic)
+        for partition, profiles in changed.items():
+            self._unpublished.setdefault(partition, {}).update(profiles)
         on_sent = persisted if hasattr(store, "_set") else None
         await send_batches(producer, changelog_topic, changelog, on_sent)
         # Some brokers (the embedded Tansu among them) report a partition's end as the start
@@ -261,6 +272,8 @@ class Pipeline:
                 (output.customer_id.encode(), output.model_dump_json(by_alias=True).encode())
             )
             written.append((topic, output))
+        if time.monotonic() - self._published_at >= PUBLISH_PROFILES_S:
+            per_topic[self.settings.topics.profiles] = self._profile_records()
         dead_topic = self.settings.topics.dead_letter
         for letter in dead:
             per_topic.setdefault(dead_topic, []).append(
@@ -272,6 +285,18 @@ class Pipeline:
         for topic, records in per_topic.items():
             partitioner = await self._partitioner(topic)
             await send_batches(producer, topic, by_partition(records, partitioner))
+
+    def _profile_records(self) -> list[tuple[bytes, bytes]]:
+        """Every profile changed since the last publication, as it is now."""
+        assert self.engine is not None
+        records = []
+        for partition, profiles in self._unpublished.items():
+            for customer_id, profile in profiles.items():
+                view = current_profile(self.engine, profile, partition)
+                records.append((customer_id.encode(), view.model_dump_json().encode()))
+        self._unpublished.clear()
+        self._published_at = time.monotonic()
+        return records
 
     def _track_distributions(self, outputs: list[Output]) -> None:
         for output in outputs:

@@ -81,12 +81,16 @@ class TableProfiles(MutableMapping[str, Profile]):
     def __len__(self) -> int:
         return len(self._store)
 
-    def flush(self, topic: str) -> dict[int, list[tuple[bytes, bytes]]]:
-        """Write changed profiles to the store; return changelog records per partition."""
+    def flush(
+        self, topic: str
+    ) -> tuple[dict[int, list[tuple[bytes, bytes]]], dict[int, dict[str, Profile]]]:
+        """Write changed profiles to the store; return the changelog records and the changed
+        profiles, per partition."""
         store = self._store
         serialized = hasattr(store, "_set")
         changelog: dict[int, list[tuple[bytes, bytes]]] = {}
-        for partition, profiles in self._dirty.items():
+        dirty, self._dirty = self._dirty, {}
+        for partition, profiles in dirty.items():
             records = changelog[partition] = []
             event = _Event(TP(topic, partition))
             token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
@@ -101,10 +105,9 @@ class TableProfiles(MutableMapping[str, Profile]):
                     records.append((key, value))
             finally:
                 _current_event.reset(token)
-        self._dirty.clear()
         if len(self._cache) > self._max_cached:
             self._cache.clear()
-        return changelog
+        return changelog, dirty
 
     def forget(self) -> None:
         """Drop the cache (partitions moved); the store is the truth."""

@@ -9,6 +9,7 @@ from datetime import datetime
 import orjson
 import pytest
 
+from schemas.profile import CustomerProfile
 from stream.core.segments import rfm_segment
 from stream.tools.generate import generate
 from tests.integration.harness import deployment
@@ -32,8 +33,9 @@ def test_final_scores_match_the_batch_and_every_change_is_real(shop):
         ]
         exact = exact_rfm(purchases)
         agree, worst = 0, 0
+        looked_up = {}
         for customer, want in exact.items():
-            got = orjson.loads(worker.get(f"/customers/{customer}"))
+            got = looked_up[customer] = orjson.loads(worker.get(f"/customers/{customer}"))
             scores = (got["r_score"], got["f_score"], got["m_score"])
             agree += scores == (want.r, want.f, want.m) and got["value_tier"] == want.tier
             worst = max(
@@ -45,6 +47,19 @@ def test_final_scores_match_the_batch_and_every_change_is_real(shop):
         prospects = [c for c, p in workload.personas.items() if p == "prospect"]
         got = orjson.loads(worker.get(f"/customers/{prospects[0]}"))
         assert got["r_score"] is None and got["lifecycle_stage"] == "prospect"
+
+    # The compacted profiles topic carries every customer's latest profile.
+    published = {}
+    for key, value in shop.read(shop.topics.profiles):
+        published[key.decode()] = CustomerProfile.model_validate_json(value)
+    assert set(published) == set(workload.personas)
+    same = sum(
+        (p.r_score, p.f_score, p.m_score, p.lifecycle_stage)
+        == tuple(looked_up[c][k] for k in ("r_score", "f_score", "m_score", "lifecycle_stage"))
+        for c, p in published.items()
+        if c in looked_up
+    )
+    assert same >= 0.99 * len(looked_up)
 
     changes = shop.read_json(shop.topics.segment_changes)
     assert {c["dimension"] for c in changes} >= {"rfm_segment", "value_tier", "lifecycle_stage"}
