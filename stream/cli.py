@@ -25,6 +25,8 @@ COMMANDS = (
     "stream.tools.worker_cmd",
     "stream.tools.demo",
     "stream.tools.bench",
+    "stream.tools.replay",
+    "stream.tools.backtest",
 )
 
 

@@ -1,0 +1,520 @@
+"""``stream backtest FILE --cutoff DATE``: the live engine over a history file, then judged.
+
+Runs the same core as the worker over every event before the cutoff, in event-time order, on
+one partition and with no broker (the worker partitions by customer and takes each fetch in
+event-time order, so per customer it sees the same order). Then it advances the clock to the
+cutoff, so silent customers are evaluated as of then, and compares that state with what the
+file says happened in the ``--horizon-days`` after it (see ``stream.tools.evaluation``).
+
+- ``--scores-out F.csv``: one row per customer as of the cutoff (churn probability and band
+  scored at the cutoff itself, not the last value the engine emitted).
+- ``--changes-out F.jsonl``: every segment-change and churn-risk event the live worker would
+  have emitted, as it would have written them; ``emitted_at`` is the event time that caused
+  each (the cutoff for the final clock advance), so two runs give identical files.
+- ``--json``: the report as one JSON object.
+
+The cutoff is an instant (a plain date is midnight UTC): events strictly before it are the
+history, purchases in [cutoff, cutoff + horizon) the outcome. ``--horizon-days`` is also the
+engine's churn horizon, so the model is scored on the question it learnt. The speed report
+times the core loop (validating the parsed lines and running the engine) apart from reading
+the file and writing the outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import orjson
+
+from schemas.inputs import AnyInput, InvalidInput, Purchase, parse_input
+from schemas.outputs import ChurnRisk
+from stream.config import ConfigError, Settings
+from stream.core.churn import ChurnModel, next_band
+from stream.core.config import DAY, EngineConfig, EngineConfigError
+from stream.core.engine import Engine, Output
+from stream.core.features import churn_features
+from stream.core.lookup import current_profile
+from stream.tools.evaluation import Buyers, Repeats, evaluate
+from stream.tools.history import (
+    HistoryError,
+    Record,
+    Rejected,
+    Rejections,
+    add_input_options,
+    columns_from,
+    describe,
+    read_history,
+)
+
+PARTITION = 0
+CHUNK = 10_000
+"""Events run between two writes of their outputs: the engine is timed without the writing."""
+SCORE_COLUMNS = (
+    "customer_id",
+    "churn_probability",
+    "churn_band",
+    "lifecycle_stage",
+    "rfm_segment",
+    "r_score",
+    "f_score",
+    "m_score",
+    "value_tier",
+)
+
+
+def cutoff_time(text: str) -> datetime:
+    """``--cutoff``: an ISO date or date-time, read as UTC without a timezone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class Timing:
+    read_s: float = 0.0
+    parse_s: float = 0.0
+    order_s: float = 0.0
+    engine_s: float = 0.0
+    parsed: int = 0
+    processed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        parse_rate = _rate(self.parsed, self.parse_s)
+        engine_rate = _rate(self.processed, self.order_s + self.engine_s)
+        # One event's cost through the loop: its parse plus its share of ordering and engine.
+        core = 1 / (1 / parse_rate + 1 / engine_rate) if parse_rate and engine_rate else None
+        return {
+            "read_s": round(self.read_s, 3),
+            "parse_s": round(self.parse_s, 3),
+            "order_s": round(self.order_s, 3),
+            "engine_s": round(self.engine_s, 3),
+            "parse_events_per_s": _round(parse_rate),
+            "engine_events_per_s": _round(engine_rate),
+            "core_events_per_s": _round(core),
+        }
+
+
+def _rate(count: int, seconds: float) -> float | None:
+    return count / seconds if count and seconds > 0 else None
+
+
+def _round(value: float | None) -> int | None:
+    return round(value) if value is not None else None
+
+
+@dataclass
+class Backtest:
+    """Everything one run found; ``report()`` is what ``--json`` prints."""
+
+    source: str
+    cutoff: datetime
+    horizon_days: float
+    rows: int = 0
+    rejections: Rejections = field(default_factory=Rejections)
+    timing: Timing = field(default_factory=Timing)
+    history_events: int = 0
+    duplicates: int = 0
+    outputs: dict[str, int] = field(default_factory=dict)
+    customers: int = 0
+    data_end: datetime | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def horizon_end(self) -> datetime:
+        return datetime.fromtimestamp(self.cutoff.timestamp() + self.horizon_days * DAY, UTC)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "file": self.source,
+            "cutoff": self.cutoff.isoformat(),
+            "horizon_days": self.horizon_days,
+            "rows": self.rows,
+            "rejected": self.rejections.as_dict(),
+            "history_events": self.history_events,
+            "duplicates": self.duplicates,
+            "outputs": self.outputs,
+            "customers": self.customers,
+            "data_end": self.data_end.isoformat() if self.data_end else None,
+            "horizon_complete": self.data_end is not None and self.data_end >= self.horizon_end,
+            "speed": self.timing.as_dict(),
+            "evaluation": self.figures,
+        }
+
+
+def read(
+    lines: Iterable[Record | Rejected], rejections: Rejections, timing: Timing
+) -> list[Record]:
+    began = time.perf_counter()
+    records = []
+    for item in lines:
+        if isinstance(item, Record):
+            records.append(item)
+        else:
+            rejections.add(item.line, item.reason)
+    timing.read_s = time.perf_counter() - began
+    return records
+
+
+def parse(
+    records: Sequence[Record],
+    max_bytes: int,
+    interaction_types: frozenset[str],
+    rejections: Rejections,
+    timing: Timing,
+) -> list[AnyInput]:
+    """Validate like the worker: the events, and a rejection for each line that fails."""
+    began = time.perf_counter()
+    events = []
+    for record in records:
+        try:
+            events.append(
+                parse_input(
+                    record.kind,
+                    record.value,
+                    max_bytes=max_bytes,
+                    interaction_types=interaction_types,
+                )
+            )
+        except InvalidInput as exc:
+            rejections.add(record.line, str(exc))
+    timing.parse_s = time.perf_counter() - began
+    timing.parsed = len(records)
+    return events
+
+
+def replay_history(
+    engine: Engine,
+    events: list[AnyInput],
+    cutoff: datetime,
+    timing: Timing,
+    write: Callable[[list[Output]], None],
+) -> tuple[int, int]:
+    """Run the events before ``cutoff`` through ``engine`` in event-time order and advance
+    its clock to the cutoff; ``write`` gets the outputs. Returns (events run, duplicates)."""
+    began = time.perf_counter()
+    events.sort(key=_event_ts)  # stable: same-time events keep their file order
+    history = events[: _first_at_or_after(events, cutoff)]
+    timing.order_s = time.perf_counter() - began
+    process = engine.process
+    duplicates = 0
+    for start in range(0, len(history), CHUNK):
+        began = time.perf_counter()
+        outputs: list[Output] = []
+        for event in history[start : start + CHUNK]:
+            result = process(event, PARTITION, event.ts)
+            if result.outputs:
+                outputs += result.outputs
+            if result.status == "duplicate":
+                duplicates += 1
+        timing.engine_s += time.perf_counter() - began
+        write(outputs)
+    # The watermark trails the wall time by the allowed lateness: offer the cutoff plus that.
+    cutoff_ts = cutoff.timestamp()
+    write(engine.tick(PARTITION, cutoff, wall_ts=cutoff_ts + engine.config.allowed_lateness_s))
+    timing.processed = len(history)
+    return len(history), duplicates
+
+
+def _event_ts(event: AnyInput) -> datetime:
+    return event.ts
+
+
+def _first_at_or_after(events: Sequence[AnyInput], cutoff: datetime) -> int:
+    low, high = 0, len(events)
+    while low < high:
+        middle = (low + high) // 2
+        if events[middle].ts < cutoff:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@dataclass(frozen=True)
+class CutoffScore:
+    customer_id: str
+    churn_probability: float | None
+    churn_band: str | None
+    lifecycle_stage: str | None
+    rfm_segment: str | None
+    r_score: int | None
+    f_score: int | None
+    m_score: int | None
+    value_tier: str | None
+    recency_days: float | None
+
+
+def cutoff_scores(engine: Engine, cutoff: datetime) -> list[CutoffScore]:
+    """Every customer as of the cutoff, by id. The churn probability is scored now: the
+    profile only keeps the last one the engine emitted."""
+    now = cutoff.timestamp()
+    config = engine.config
+    churn = engine.churn
+    rows = []
+    for customer_id in sorted(engine.profiles):
+        profile = engine.profiles[customer_id]
+        seen = current_profile(engine, profile, PARTITION)
+        probability, band = None, None
+        if profile.last_purchase_ts is not None and isinstance(churn, ChurnModel):
+            probability, _ = churn.predict(churn_features(profile, now, config))
+            band = next_band(probability, profile.churn_band, config.churn_hysteresis)
+        rows.append(
+            CutoffScore(
+                customer_id,
+                probability,
+                band,
+                seen.lifecycle_stage,
+                seen.rfm_segment,
+                seen.r_score,
+                seen.f_score,
+                seen.m_score,
+                seen.value_tier,
+                seen.recency_days,
+            )
+        )
+    return rows
+
+
+def buyers_at(
+    scores: Sequence[CutoffScore], events: Sequence[AnyInput], cutoff: datetime, horizon_s: float
+) -> Buyers:
+    """The customers who bought before the cutoff, their cutoff state, BG/NBD history and
+    whether they bought again within the horizon (refunds are not purchases)."""
+    cutoff_ts = cutoff.timestamp()
+    end_ts = cutoff_ts + horizon_s
+    firsts: dict[str, float] = {}
+    lasts: dict[str, float] = {}
+    days: dict[str, set[int]] = {}
+    returned: set[str] = set()
+    for event in events:
+        if not isinstance(event, Purchase) or event.refund:
+            continue
+        ts = event.ts.timestamp()
+        customer_id = event.customer_id
+        if ts < cutoff_ts:
+            if customer_id not in firsts or ts < firsts[customer_id]:
+                firsts[customer_id] = ts
+            if customer_id not in lasts or ts > lasts[customer_id]:
+                lasts[customer_id] = ts
+            days.setdefault(customer_id, set()).add(math.floor(ts / DAY))
+        elif ts < end_ts:
+            returned.add(customer_id)
+    chosen = [s for s in scores if s.customer_id in firsts and s.churn_probability is not None]
+    ids = [s.customer_id for s in chosen]
+    first = np.array([firsts[c] for c in ids], dtype=float)
+    return Buyers(
+        churned=np.array([c not in returned for c in ids], dtype=bool),
+        probability=np.array([s.churn_probability for s in chosen], dtype=float),
+        band=[s.churn_band or "" for s in chosen],
+        stage=[s.lifecycle_stage or "" for s in chosen],
+        recency_days=np.array([s.recency_days for s in chosen], dtype=float),
+        repeats=Repeats(
+            x=np.array([len(days[c]) - 1 for c in ids], dtype=float),
+            t_x=(np.array([lasts[c] for c in ids], dtype=float) - first) / DAY,
+            age=(cutoff_ts - first) / DAY,
+        ),
+    )
+
+
+def run_backtest(
+    source: str,
+    lines: Iterable[Record | Rejected],
+    cutoff: datetime,
+    config: EngineConfig,
+    *,
+    max_bytes: int,
+    rejections: Rejections,
+    changes: IO[bytes] | None = None,
+) -> tuple[Backtest, list[CutoffScore]]:
+    result = Backtest(source, cutoff, config.churn_horizon_days, rejections=rejections)
+    timing = result.timing
+    engine = Engine(config, churn=ChurnModel(config))
+    records = read(lines, rejections, timing)
+    result.rows = len(records) + rejections.total
+    events = parse(records, max_bytes, engine.interaction_types, rejections, timing)
+    counts = {"segment_changes": 0, "churn_risk": 0}
+
+    def write(outputs: list[Output]) -> None:
+        for output in outputs:
+            counts["churn_risk" if isinstance(output, ChurnRisk) else "segment_changes"] += 1
+            if changes is not None:
+                changes.write(output.model_dump_json(by_alias=True).encode() + b"\n")
+
+    result.history_events, result.duplicates = replay_history(engine, events, cutoff, timing, write)
+    result.outputs = counts
+    result.customers = len(engine.profiles)
+    result.data_end = events[-1].ts if events else None
+    scores = cutoff_scores(engine, cutoff)
+    if result.history_events:
+        buyers = buyers_at(scores, events, cutoff, config.churn_horizon_s)
+        result.figures = evaluate(buyers, config.churn_horizon_days)
+    return result, scores
+
+
+def write_scores(scores: Sequence[CutoffScore], path: Path) -> None:
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(SCORE_COLUMNS)
+        for score in scores:
+            row = dataclasses.astuple(score)[: len(SCORE_COLUMNS)]
+            writer.writerow("" if value is None else value for value in row)
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "backtest",
+        help="run the engine over a history file up to a cutoff and score its predictions",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_options(parser)
+    parser.add_argument(
+        "--cutoff",
+        type=cutoff_time,
+        required=True,
+        metavar="DATE",
+        help="ISO date (midnight UTC) or date-time; history is everything before it",
+    )
+    parser.add_argument(
+        "--horizon-days",
+        type=float,
+        metavar="DAYS",
+        help="outcome window and churn horizon (default STREAM_ENGINE_CHURN_HORIZON_DAYS, 90)",
+    )
+    parser.add_argument("--scores-out", type=Path, metavar="FILE.csv")
+    parser.add_argument("--changes-out", type=Path, metavar="FILE.jsonl")
+    parser.add_argument("--json", action="store_true", help="print the report as one object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    config = settings.engine
+    if args.horizon_days is not None:
+        try:
+            config = dataclasses.replace(config, churn_horizon_days=args.horizon_days)
+        except EngineConfigError as exc:
+            raise ConfigError(f"--horizon-days: {exc}") from None
+    try:
+        columns = columns_from(args)
+    except HistoryError as exc:
+        raise ConfigError(str(exc)) from None
+    rejections = Rejections(args.rejected_out)
+    changes = args.changes_out.open("wb") if args.changes_out else None
+    try:
+        result, scores = run_backtest(
+            args.file.name,
+            read_history(args.file, columns, args.format),
+            args.cutoff,
+            config,
+            max_bytes=settings.max_payload_bytes,
+            rejections=rejections,
+            changes=changes,
+        )
+    except HistoryError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        rejections.close()
+        if changes is not None:
+            changes.close()
+    if args.scores_out:
+        write_scores(scores, args.scores_out)
+    report = result.report()
+    if not report["horizon_complete"]:
+        print(
+            f"stream backtest: warning: the file ends before the horizon does "
+            f"({result.horizon_end:%Y-%m-%d}); later purchases are unknown, so some customers "
+            "look churned who may not be",
+            file=sys.stderr,
+        )
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        print(format_report(report))
+    return 0
+
+
+def format_report(report: dict[str, Any]) -> str:
+    speed = report["speed"]
+    rejected = report["rejected"]
+    lines = [
+        f"{report['file']}: {report['rows']} lines, {rejected['total']} rejected",
+        *(f"  rejected: {line}" for line in describe(rejected)),
+        f"history before {report['cutoff']}: {report['history_events']} events "
+        f"({report['duplicates']} duplicates), {report['customers']} customers; would have "
+        f"emitted {report['outputs']['segment_changes']} segment changes and "
+        f"{report['outputs']['churn_risk']} churn-risk events",
+        f"speed (one core): reading {speed['read_s']:.2f} s (not counted); "
+        f"parse {_per_s(speed['parse_events_per_s'])}, "
+        f"engine {_per_s(speed['engine_events_per_s'])}, "
+        f"parse + engine {_per_s(speed['core_events_per_s'])}",
+    ]
+    figures = report["evaluation"]
+    if not figures:
+        lines.append("no events before the cutoff: nothing to evaluate")
+        return "\n".join(lines)
+    days = f"{report['horizon_days']:g}"
+    lines.append(
+        f"outcome: {figures['churned']} of {figures['buyers']} buyers "
+        f"({_share(figures['churn_rate'])}) made no purchase in the {days} days after the cutoff"
+    )
+    ours, recency, bgnbd = figures["churn_probability"], figures["recency"], figures["bgnbd"]
+    table = [
+        ("churn probability", ours["auc"], None),
+        ("  band high", None, ours["high_band"]),
+        ("  stage declining or churned", None, ours["declining_or_churned"]),
+        (
+            f"recency (longest silences, >= {_days(recency['threshold_days'])})",
+            recency["auc"],
+            recency,
+        ),
+    ]
+    if "auc" in bgnbd:
+        table.append((f"BG/NBD P(no purchase in {days} d)", bgnbd["auc"], bgnbd))
+    lines.append(f"{'':44}{'AUC':>7}{'flagged':>9}{'precision':>11}{'recall':>8}")
+    for name, auc, hits in table:
+        cells = f"{name:44}{_number(auc) if auc is not None else '':>7}"
+        if hits is not None:
+            cells += (
+                f"{hits['flagged']:>9}{_number(hits['precision']):>11}{_number(hits['recall']):>8}"
+            )
+        lines.append(cells.rstrip())
+    lines.append("  recency and BG/NBD flag as many customers as the high band (ties included)")
+    if "auc" in bgnbd:
+        params = ", ".join(f"{k}={v:.4g}" for k, v in bgnbd["params_per_day"].items())
+        lines.append(
+            f"  BG/NBD per day: {params}; AUC by expected purchases "
+            f"{_number(bgnbd['auc_expected_purchases'])}"
+        )
+    return "\n".join(lines)
+
+
+def _per_s(rate: int | None) -> str:
+    return f"{rate:,} events/s" if rate is not None else "-"
+
+
+def _number(value: float | None) -> str:
+    return f"{value:.3f}" if value is not None else "-"
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "-"
+
+
+def _days(value: float | None) -> str:
+    return f"{value:.0f} days" if value is not None else "-"

@@ -1,0 +1,221 @@
+"""The backtest on a generated shop: the scores, changes and figures are sane and
+deterministic; the evaluation's measures and the BG/NBD fit are right on known answers."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import orjson
+import pytest
+
+from schemas.outputs import ChurnRisk, SegmentChange
+from stream.cli import main
+from stream.core.churn import BANDS
+from stream.core.segments import rfm_segment
+from stream.tools.backtest import SCORE_COLUMNS
+from stream.tools.evaluation import BgNbd, Hits, Repeats, roc_auc, top
+from stream.tools.generate import generate, write_jsonl
+
+CUTOFF = datetime(2024, 7, 1, tzinfo=UTC)
+HORIZON = timedelta(days=90)
+ARGS = ["--cutoff", "2024-07-01"]
+
+
+def backtest(path, out, *extra):
+    """Run ``stream backtest`` writing into ``out``; its stdout as text."""
+    out.mkdir(exist_ok=True)
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with contextlib.redirect_stdout(stdout):
+        code = main(
+            [
+                "backtest",
+                str(path),
+                *ARGS,
+                "--scores-out",
+                str(out / "scores.csv"),
+                "--changes-out",
+                str(out / "changes.jsonl"),
+                *extra,
+            ]
+        )
+        stdout.flush()
+    assert code == 0
+    return stdout.buffer.getvalue().decode()
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    workload = generate(customers=500, events=7000, days=300, seed=5)
+    path = tmp_path_factory.mktemp("shop") / "shop.jsonl"
+    with path.open("wb") as out:
+        write_jsonl(workload.events, out)
+    return workload, path
+
+
+@pytest.fixture(scope="module")
+def run(shop, tmp_path_factory):
+    _, path = shop
+    out = tmp_path_factory.mktemp("run")
+    report = orjson.loads(backtest(path, out / "a", "--json"))
+    return out, report
+
+
+def _scores(path):
+    with path.open() as file:
+        return list(csv.DictReader(file))
+
+
+def test_scores_have_one_row_per_customer_seen_before_the_cutoff(shop, run):
+    workload, _ = shop
+    out, report = run
+    rows = _scores(out / "a" / "scores.csv")
+    assert list(rows[0]) == list(SCORE_COLUMNS)
+    before = [e for e in workload.events if datetime.fromisoformat(e["ts"]) < CUTOFF]
+    assert [r["customer_id"] for r in rows] == sorted({e["customer_id"] for e in before})
+    assert report["customers"] == len(rows)
+    buyers = {e["customer_id"] for e in before if e["event_type"] == "purchase"}
+    for row in rows:
+        if row["customer_id"] in buyers:
+            assert 0.0 <= float(row["churn_probability"]) <= 1.0
+            assert row["churn_band"] in BANDS
+            scores = [int(row[k]) for k in ("r_score", "f_score", "m_score")]
+            assert all(1 <= s <= 5 for s in scores)
+            assert row["rfm_segment"] == rfm_segment(scores[0], scores[1])
+            assert row["value_tier"] in ("vip", "major", "ordinary", "small")
+        else:
+            assert row["lifecycle_stage"] == "prospect"
+            assert row["churn_probability"] == row["r_score"] == row["rfm_segment"] == ""
+
+
+def test_changes_are_the_workers_output_events(run):
+    out, report = run
+    lines = (out / "a" / "changes.jsonl").read_bytes().splitlines()
+    kinds = {"segment_changes": 0, "churn_risk": 0}
+    for line in lines:
+        raw = orjson.loads(line)
+        if "dimension" in raw:
+            change = SegmentChange.model_validate_json(line)
+            assert change.from_ != change.to
+            kinds["segment_changes"] += 1
+        else:
+            ChurnRisk.model_validate_json(line)
+            kinds["churn_risk"] += 1
+        assert datetime.fromisoformat(raw["ts"]) <= CUTOFF
+    assert kinds == report["outputs"] and all(kinds.values())
+    assert len({orjson.loads(line)["event_id"] for line in lines}) == len(lines)
+
+
+def test_figures_are_sane_and_match_the_file(shop, run):
+    workload, _ = shop
+    _, report = run
+    purchases = [
+        (e["customer_id"], datetime.fromisoformat(e["ts"]))
+        for e in workload.events
+        if e["event_type"] == "purchase"
+    ]
+    buyers = {c for c, ts in purchases if ts < CUTOFF}
+    returned = {c for c, ts in purchases if CUTOFF <= ts < CUTOFF + HORIZON}
+    figures = report["evaluation"]
+    assert figures["buyers"] == len(buyers)
+    assert figures["churned"] == len(buyers - returned)
+    assert report["history_events"] == sum(
+        datetime.fromisoformat(e["ts"]) < CUTOFF for e in workload.events
+    )
+    assert report["horizon_complete"] and report["rejected"]["total"] == 0
+    ours = figures["churn_probability"]
+    assert 0.0 <= ours["auc"] <= 1.0
+    # Planted fading and one-off customers go silent and stay silent: silence finds them, and
+    # so do the lifecycle stages that follow it.
+    assert figures["recency"]["auc"] > 0.7 and figures["bgnbd"]["auc"] > 0.6
+    assert ours["declining_or_churned"]["precision"] > figures["churn_rate"]
+    for hits in (ours["high_band"], ours["declining_or_churned"], figures["recency"]):
+        assert 0 < hits["flagged"] <= len(buyers)
+        assert 0.0 <= hits["precision"] <= 1.0 and 0.0 <= hits["recall"] <= 1.0
+    assert figures["recency"]["flagged"] >= ours["high_band"]["flagged"]
+    speed = report["speed"]
+    assert speed["parse_events_per_s"] > 0 and speed["engine_events_per_s"] > 0
+    assert speed["core_events_per_s"] < min(
+        speed["parse_events_per_s"], speed["engine_events_per_s"]
+    )
+
+
+def test_a_second_run_writes_identical_files_and_figures(shop, run):
+    _, path = shop
+    out, report = run
+    again = orjson.loads(backtest(path, out / "b", "--json"))
+    for name in ("scores.csv", "changes.jsonl"):
+        assert (out / "a" / name).read_bytes() == (out / "b" / name).read_bytes()
+    assert again["evaluation"] == report["evaluation"]
+
+
+def test_the_text_report_names_every_ranking(shop, tmp_path):
+    _, path = shop
+    text = backtest(path, tmp_path / "text")
+    for expected in ("events/s", "band high", "declining or churned", "recency", "BG/NBD"):
+        assert expected in text
+
+
+def test_a_horizon_past_the_end_of_the_file_is_flagged(shop, tmp_path, capsys):
+    _, path = shop
+    report = orjson.loads(backtest(path, tmp_path / "late", "--json", "--horizon-days", "200"))
+    assert not report["horizon_complete"] and report["horizon_days"] == 200
+    assert "ends before the horizon" in capsys.readouterr().err
+
+
+# -- the measures ---------------------------------------------------------------------------
+
+
+def test_roc_auc_counts_ties_as_half_and_needs_both_classes():
+    assert roc_auc([0.9, 0.8, 0.3, 0.1], [True, False, True, False]) == 0.75
+    assert roc_auc([3, 2, 1], [True, True, False]) == 1.0
+    assert roc_auc([1, 1, 1, 1], [True, False, True, False]) == 0.5
+    assert roc_auc([1, 2], [True, True]) is None
+
+
+def test_hits_and_top_flag_ties_at_the_threshold():
+    churned = np.array([True, True, False, False, True])
+    assert Hits.of(np.array([True, False, True, False, False]), churned) == Hits(2, 0.5, 1 / 3)
+    assert Hits.of(np.zeros(5, dtype=bool), churned) == Hits(0, None, 0.0)
+    flags, threshold = top(np.array([5.0, 3.0, 3.0, 1.0, 0.0]), 2)
+    assert threshold == 3.0 and flags.tolist() == [True, True, True, False, False]
+
+
+def _simulate_bgnbd(r, alpha, a, b, customers, days, rng):
+    """Customers observed for ``days`` after their first purchase, per the BG/NBD story."""
+    x, t_x = np.zeros(customers), np.zeros(customers)
+    for i in range(customers):
+        rate, dropout = rng.gamma(r, 1 / alpha), rng.beta(a, b)
+        t = 0.0
+        while True:  # purchases until the period ends or the customer drops out after one
+            t += rng.exponential(1 / rate)
+            if t > days:
+                break
+            x[i] += 1
+            t_x[i] = t
+            if rng.random() < dropout:
+                break
+    return Repeats(x, t_x, np.full(customers, float(days)))
+
+
+def test_bgnbd_recovers_the_parameters_it_was_simulated_with():
+    history = _simulate_bgnbd(0.8, 20.0, 0.6, 2.5, 4000, 300, np.random.default_rng(1))
+    model = BgNbd.fit(history)
+    assert model.r == pytest.approx(0.8, rel=0.15)
+    assert model.alpha == pytest.approx(20.0, rel=0.2)
+    assert model.a == pytest.approx(0.6, rel=0.3)
+    assert model.b == pytest.approx(2.5, rel=0.4)
+    alive = model.p_alive(history)
+    assert np.all(alive[history.x == 0] == 1.0) and np.all((alive > 0) & (alive <= 1))
+    quiet = model.p_no_purchase(history, 90)
+    assert np.all((quiet >= 1 - alive) & (quiet <= 1))
+    expected = model.expected_purchases(history, 90)
+    assert np.all(expected > 0)
+    # More purchases recently: fewer expected quiet customers, more expected purchases.
+    busy = Repeats(np.array([10.0]), np.array([295.0]), np.array([300.0]))
+    idle = Repeats(np.array([10.0]), np.array([50.0]), np.array([300.0]))
+    assert model.p_no_purchase(busy, 90)[0] < model.p_no_purchase(idle, 90)[0]
+    assert model.expected_purchases(busy, 90)[0] > model.expected_purchases(idle, 90)[0]
