@@ -245,9 +245,10 @@ def wait_until(worker: WorkerProcess, target: int, timeout: float, what: str) ->
 def measure_pipeline(
     worker: WorkerProcess, starting: Any, expected: int, timeout: float
 ) -> PipelineFigures:
-    """(b) Poll /metrics from start-up (the worker is ready only once it has a batch)."""
+    """(b) Poll /metrics from start-up, before /readyz, so that a small run's first batch is
+    seen too (a poll waits while a batch is handled: progress shows at batch ends)."""
     deadline = time.monotonic() + timeout
-    first: tuple[float, float, float, float] | None = None
+    first: tuple[float, float, float] | None = None
     while True:
         if starting.done() and starting.exception() is not None:
             raise StageFailed(f"the worker did not start: {starting.exception()}")
@@ -258,7 +259,7 @@ def measure_pipeline(
         now = time.perf_counter()
         done = counted(metrics)
         if done and first is None:
-            first = (now, done, *handler_seconds(metrics))
+            first = (now, done, handler_seconds(metrics)[0])
         if done >= expected:
             break
         if time.monotonic() > deadline:
@@ -269,7 +270,7 @@ def measure_pipeline(
         time.sleep(POLL_S)
     assert first is not None
     busy, batches = handler_seconds(metrics)
-    t0, n0, busy0, batches0 = first
+    t0, n0, busy0 = first
     if done > n0:
         rate = (done - n0) / (now - t0)
         timing = "wall time from the first progress seen to the last event"
@@ -294,6 +295,9 @@ class LatencyFigures:
     events: int
     achieved_rate: float
     matched: int
+    batches: float
+    batch_seconds: float
+    """Mean time inside the worker's batch handler per batch of the latency phase."""
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -351,10 +355,12 @@ def measure_latency(
     run: Run, worker: WorkerProcess, done_before: int, workload: Workload, args: Any
 ) -> LatencyFigures:
     last_ts = max(datetime.fromisoformat(e["ts"]).timestamp() for e in workload.events[-100:])
+    busy0, batches0 = handler_seconds(worker.metrics())
     sent, achieved = asyncio.run(
         produce_new_customers(run, args.latency_rate, args.latency_seconds, last_ts)
     )
     wait_until(worker, done_before + len(sent), 60 + len(sent) / 200, "latency")
+    busy, batches = handler_seconds(worker.metrics())
     first_change: dict[bytes, tuple[int, int]] = {}  # key: (record ms, emitted_at ms)
 
     def on_record(record: Any) -> None:
@@ -386,6 +392,8 @@ def measure_latency(
         len(sent),
         achieved,
         len(first_change),
+        batches - batches0,
+        (busy - busy0) / max(batches - batches0, 1.0),
     )
 
 
@@ -530,6 +538,8 @@ def measure(run: Run, args: argparse.Namespace, workload: Workload) -> dict[str,
         "latency_p99_ms": latency.p99_ms,
         "latency_queued_p50_ms": latency.queued_p50_ms,
         "latency_queued_p99_ms": latency.queued_p99_ms,
+        "latency_batches": int(latency.batches),
+        "latency_batch_seconds": round(latency.batch_seconds, 3),
         "latency_events": latency.events,
         "latency_matched": latency.matched,
         "latency_rate": round(latency.achieved_rate, 1),
@@ -575,8 +585,10 @@ def human(figures: dict[str, Any]) -> str:
         f"{f['latency_queued_p50_ms']:.1f} ms, p99 {f['latency_queued_p99_ms']:.1f} ms",
         f"state per customer: {f['state_bytes_per_customer']:,.0f} B (latest key + encoded "
         f"profile); RocksDB directory {f['rocksdb_bytes_per_customer']:,.0f} B",
+        f"latency phase: {f['latency_batches']:,} worker batches, "
+        f"{f['latency_batch_seconds']:.2f} s each in the handler",
         f"worker: batch handler busy {f['worker_handler_share']:.0%} of the timed span; "
-        f"{f['worker_batches']:,} batches of {f['worker_events_per_batch']:,.0f} events",
+        f"batches: {f['worker_batches']:,}, {f['worker_events_per_batch']:,.0f} events each",
         f"pipeline timing: {f['pipeline_timing']}",
         f"logs: {f['logs']}",
     ]
