@@ -4,13 +4,31 @@ Both shells drive this class: the Faust worker (per partition, in offset order) 
 backtest. It holds the buyers' population and, per partition, a clock and a due-time index,
 and reads and writes profiles through a plain mapping, which the worker backs with its table.
 
-Silence is an event. A customer with no input is re-evaluated when something about them can
-change, and only then:
+Each input re-evaluates only what it can change:
 
-- their lifecycle stage would change (``lifecycle.assess`` says exactly when);
+- a purchase (or refund): the buyer's scores against the population as it is now, their
+  lifecycle stage and their churn risk;
+- an interaction: its counts, and the stage only where the spend-and-engagement rule reads
+  engagement (``lifecycle.reads_engagement``); a complaint or support ticket also re-scores
+  the churn risk. R, F and M do not move, so no re-scoring: a population shift reaches a
+  silent customer through the next sweep, whatever they do meanwhile;
+- a survey answer (the latest): satisfaction and the churn risk.
+
+A customer whose due time has passed is evaluated as due by their own input as well, and a
+new customer gets their first stage. The stage is assessed with every churn re-score (which
+reschedules the customer), and whenever the stage moves the churn risk is re-scored.
+
+Silence is an event. A customer with no input is re-evaluated when something about them can
+change, and only for what can:
+
+- their lifecycle stage would change (``lifecycle.assess`` says exactly when): the stage,
+  and the churn risk with it;
+- their churn risk is due its re-check, every half usual gap since it was last scored, at
+  least one interval apart: the stage and the churn risk;
 - once per re-evaluation interval, a sweep compares the score cut points with the previous
-  sweep's and re-evaluates the customers whose values a cut crossed (``crossings``);
-- their churn risk is re-checked every half usual gap of silence, at least one interval apart.
+  sweep's and re-scores the customers whose values a cut crossed (``crossings``), and those
+  scored since against other cut points (buyers): scores only. So after each sweep every
+  stored score is the exact score against the population at that sweep.
 
 So a tick costs the customers who are due, never a scan of everyone.
 """
@@ -18,7 +36,7 @@ So a tick costs the customers who are due, never a scan of everyone.
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -82,7 +100,7 @@ class Result(NamedTuple):
 class PartitionState:
     """What the engine keeps per partition: its clock and who is due when."""
 
-    __slots__ = ("clock", "due", "crossings", "cuts", "next_sweep")
+    __slots__ = ("clock", "due", "crossings", "cuts", "next_sweep", "rescored")
 
     def __init__(self, config: EngineConfig) -> None:
         self.clock = PartitionClock(config.allowed_lateness_s)
@@ -91,6 +109,8 @@ class PartitionState:
         self.cuts: Cuts | None = None
         """Cut points at the last sweep; None: re-evaluate everyone at the next one."""
         self.next_sweep = -math.inf
+        self.rescored: set[str] = set()
+        """Customers scored since the last sweep against other cut points than its own."""
 
 
 class Engine:
@@ -133,6 +153,7 @@ class Engine:
         state = self.partition(partition)
         self._place(state, profile.customer_id, rfm.keys(profile), None)
         state.due.discard(profile.customer_id)
+        state.rescored.discard(profile.customer_id)
 
     def drop_partition(self, partition: int) -> None:
         """Forget a partition that moved to another worker: its clock, due times and the
@@ -168,36 +189,68 @@ class Engine:
             return Result("duplicate", outputs, late)
         self._remember(profile, event.event_id, ts)
 
-        keys = rfm.keys(profile)
-        purchased = False
+        # Each kind of input re-evaluates only what it can change; a customer whose due time
+        # has passed (but whose hour of the due index has not) is evaluated as due as well.
+        due = profile.next_due is not None and profile.next_due <= now
+        scores = None
+        feel = purchased = False
         if isinstance(event, Purchase):
             if profile.lifecycle_stage == "churned" and not event.refund:
                 profile.reactivated_ts = ts
+            keys = rfm.keys(profile)
             rfm.apply_purchase(profile, event, ts, self._window_s)
-            purchased = rescore = not event.refund
-            cause = f"purchase {event.order_id}"
             old_keys, keys = keys, rfm.keys(profile)
             self._place(state, customer_id, old_keys, keys)
+            if keys is not None:
+                # Scored against the population as it is now, not at the last sweep: the
+                # next sweep scores them again.
+                scores = self.population.score(keys)
+                state.rescored.add(customer_id)
+            purchased = rescore = not event.refund
+            stage = True
+            cause = f"purchase {event.order_id}"
         elif isinstance(event, Interaction):
             self._apply_interaction(profile, event, ts)
+            # R, F and M do not move; the stage only through the spend-and-engagement rule.
             rescore = event.type in COMPLAINT_TYPES
+            stage = (
+                rescore
+                or due
+                or profile.lifecycle_stage is None
+                or lifecycle.reads_engagement(profile, self.config)
+            )
             cause = f"{event.type} via {event.channel}"
         else:
-            rescore = self._apply_survey(profile, event, ts)
+            feel = rescore = self._apply_survey(profile, event, ts)
+            stage = rescore or due or profile.lifecycle_stage is None
             cause = f"survey {event.survey_id}"
-        outputs += self._evaluate(
-            profile,
-            partition,
-            state,
-            now,
-            self.population.score(keys) if keys is not None else None,
-            purchased=purchased,
-            rescore=rescore,
-            cause=cause,
-            cause_id=event.event_id,
-            cause_ts=ts,
-            emitted_at=emitted_at,
-        )
+        if stage:
+            outputs += self._evaluate(
+                profile,
+                partition,
+                state,
+                now,
+                scores,
+                feel=feel,
+                rescore=rescore or (due and self._recheck_due(profile, now)),
+                purchased=purchased,
+                cause=cause,
+                cause_id=event.event_id,
+                cause_ts=ts,
+                emitted_at=emitted_at,
+            )
+        elif self.churn is not None:
+            # The model folds this input in at the customer's next re-check.
+            outputs += self.churn.assess(
+                profile,
+                partition,
+                now,
+                purchased=False,
+                rescore=False,
+                cause_id=event.event_id,
+                cause_ts=ts,
+                emitted_at=emitted_at,
+            )
         self.profiles[customer_id] = profile
         return Result("processed", outputs, late)
 
@@ -206,13 +259,17 @@ class Engine:
         ids.append(event_id)
         if len(ids) > self.config.dedup_ids_per_customer:
             del ids[0]
-        profile.first_seen_ts = min(profile.first_seen_ts, ts)
-        profile.last_event_ts = max(profile.last_event_ts, ts)
+        if ts < profile.first_seen_ts:
+            profile.first_seen_ts = ts
+        if ts > profile.last_event_ts:
+            profile.last_event_ts = ts
 
     @staticmethod
     def _apply_interaction(profile: Profile, event: Interaction, ts: float) -> None:
-        profile.interactions[event.type] = profile.interactions.get(event.type, 0) + 1
-        if event.type in COMPLAINT_TYPES:
+        interactions = profile.interactions
+        kind = event.type
+        interactions[kind] = interactions.get(kind, 0) + 1
+        if kind in COMPLAINT_TYPES:
             profile.complaints += 1
         profile.engagement_recent, profile.engagement_at = decayed_add(
             profile.engagement_recent, profile.engagement_at, 1.0, ts, lifecycle.RECENT_TAU_S
@@ -250,41 +307,62 @@ class Engine:
             self.churn.advance(partition, now)
         due = state.due.pop_due(now)
         population = self.population
+        swept: set[str] = set()
         if now >= state.next_sweep and len(population):
             swept = self._sweep(state, now)
-            due = sorted(swept.union(due)) if swept else due
-        if not due:
+        if not due and not swept:
             return []
+        # Due customers get their lifecycle (and churn risk when its re-check is due or the
+        # stage moved); swept ones a re-score; a customer can be both.
+        if swept:
+            due_now = set(due)
+            order = sorted(swept.union(due))
+        else:
+            due_now = None
+            order = due
         outputs: list[Output] = []
         thresholds = population.thresholds() if len(population) else None
+        swept_with = thresholds
         cause_id = f"tick:{now:.0f}"
         profiles = self.profiles
         window_s = self._window_s
-        for customer_id in due:
+        for customer_id in order:
             profile = profiles.get(customer_id)
             if profile is None:
                 continue
+            is_due = due_now is None or customer_id in due_now
             keys = rfm.keys(profile)
-            expired = window_s is not None and rfm.expire(profile, now, window_s)
+            expired = is_due and window_s is not None and rfm.expire(profile, now, window_s)
             if expired:
                 old_keys, keys = keys, rfm.keys(profile)
                 self._place(state, customer_id, old_keys, keys)
                 thresholds = population.thresholds()
-            scores = thresholds.score(keys) if keys is not None and thresholds else None
+            scores = None
+            if (expired or customer_id in swept) and keys is not None and thresholds:
+                scores = thresholds.score(keys)
+                if thresholds is not swept_with:
+                    state.rescored.add(customer_id)
             before = _stored_scores(profile)
-            changed = self._evaluate(
-                profile,
-                partition,
-                state,
-                now,
-                scores,
-                purchased=False,
-                rescore=True,
-                cause="re-evaluation",
-                cause_id=cause_id,
-                cause_ts=now,
-                emitted_at=emitted_at,
-            )
+            changed: Sequence[Output]
+            if is_due:
+                changed = self._evaluate(
+                    profile,
+                    partition,
+                    state,
+                    now,
+                    scores,
+                    feel=False,
+                    rescore=expired or self._recheck_due(profile, now),
+                    purchased=False,
+                    cause="re-evaluation",
+                    cause_id=cause_id,
+                    cause_ts=now,
+                    emitted_at=emitted_at,
+                )
+            elif scores is not None:
+                changed = self._rescore(profile, scores, "re-evaluation", now, cause_id, emitted_at)
+            else:
+                continue
             if changed:
                 outputs += changed
                 profiles[customer_id] = profile
@@ -293,18 +371,71 @@ class Engine:
         return outputs
 
     def _sweep(self, state: PartitionState, now: float) -> set[str]:
-        """The customers whose scores the population may have moved since the last sweep."""
+        """The customers whose scores the population may have moved since the last sweep,
+        and those scored against other cut points since (buyers, mostly)."""
         cuts = self.population.thresholds().cuts()
-        crossed = (
-            state.crossings.everyone()
-            if state.cuts is None
-            else state.crossings.crossed(state.cuts, cuts)
-        )
+        if state.cuts is None:
+            crossed = state.crossings.everyone()
+        else:
+            crossed = state.crossings.crossed(state.cuts, cuts)
+            crossed |= state.rescored
+        state.rescored = set()
         state.cuts = cuts
         state.next_sweep = now + self.config.reevaluation_interval_s
         return crossed
 
+    def _recheck_due(self, profile: Profile, now: float) -> bool:
+        """Whether the churn risk is due its re-check: every half usual gap of silence since
+        it was last scored, at least an interval apart."""
+        return self.churn is not None and self._recheck_at(profile) <= now
+
+    def _recheck_at(self, profile: Profile) -> float:
+        if profile.last_purchase_ts is None:
+            return math.inf
+        config = self.config
+        gap = lifecycle.usual_gap_s(profile, config)
+        return profile.evaluated_at + max(config.reevaluation_interval_s, gap / 2)
+
     # -- evaluation ---------------------------------------------------------------------
+
+    def _rescore(
+        self,
+        profile: Profile,
+        scores: Scores,
+        cause: str,
+        now: float,
+        cause_id: str,
+        emitted_at: datetime,
+    ) -> list[SegmentChange]:
+        """Store new scores; the segment changes for the dimensions they moved."""
+        moves = self._score_moves(profile, scores, cause)
+        if not moves:
+            return []
+        return segment_changes(
+            profile, moves, now=now, cause_id=cause_id, cause_ts=now, emitted_at=emitted_at
+        )
+
+    @staticmethod
+    def _score_moves(profile: Profile, scores: Scores, cause: str) -> list[Move]:
+        # Reasons are only written for dimensions that moved: most evaluations move none.
+        r, f, m, tier = scores
+        old_r, old_f, old_m = profile.r_score, profile.f_score, profile.m_score
+        if r == old_r and f == old_f and m == old_m and tier == profile.value_tier:
+            return []
+        profile.r_score, profile.f_score, profile.m_score = r, f, m
+        moves: list[Move] = []
+        old = profile.rfm_segment
+        segment = rfm_segment(r, f)
+        if old != segment:
+            profile.rfm_segment = segment
+            reason = f"R {old_r or '-'}→{r}, F {old_f or '-'}→{f} after {cause}"
+            moves.append(("rfm_segment", old, segment, reason))
+        old = profile.value_tier
+        if old != tier:
+            profile.value_tier = tier
+            reason = f"M {old_m or '-'}→{m}, spend {profile.monetary:.2f} after {cause}"
+            moves.append(("value_tier", old, tier, reason))
+        return moves
 
     def _evaluate(
         self,
@@ -314,41 +445,30 @@ class Engine:
         now: float,
         scores: Scores | None,
         *,
-        purchased: bool,
+        feel: bool,
         rescore: bool,
+        purchased: bool,
         cause: str,
         cause_id: str,
         cause_ts: float,
         emitted_at: datetime,
     ) -> list[Output]:
+        """Re-score (when ``scores`` are given), assess the lifecycle stage, satisfaction
+        (``feel``) and the churn risk (``rescore``, or the stage moved), and reschedule."""
         config = self.config
-        # Reasons are only written for dimensions that moved: most evaluations move none.
-        moves: list[Move] = []
-        if scores is not None:
-            r, f, m, tier = scores
-            old_r, old_f, old_m = profile.r_score, profile.f_score, profile.m_score
-            profile.r_score, profile.f_score, profile.m_score = r, f, m
-            old = profile.rfm_segment
-            segment = rfm_segment(r, f)
-            if old != segment:
-                profile.rfm_segment = segment
-                reason = f"R {old_r or '-'}→{r}, F {old_f or '-'}→{f} after {cause}"
-                moves.append(("rfm_segment", old, segment, reason))
-            old = profile.value_tier
-            if old != tier:
-                profile.value_tier = tier
-                reason = f"M {old_m or '-'}→{m}, spend {profile.monetary:.2f} after {cause}"
-                moves.append(("value_tier", old, tier, reason))
+        moves = self._score_moves(profile, scores, cause) if scores is not None else []
         stage = lifecycle.assess(profile, now, config)
         old = profile.lifecycle_stage
         if old != stage.stage:
             profile.lifecycle_stage = stage.stage
             moves.append(("lifecycle_stage", old, stage.stage, stage.reason))
-        old = profile.satisfaction
-        feeling = satisfaction(profile.nps, profile.csat)
-        if old != feeling:
-            profile.satisfaction = feeling
-            moves.append(("satisfaction", old, feeling, f"after {cause}"))
+            rescore = True
+        if feel:
+            old = profile.satisfaction
+            feeling = satisfaction(profile.nps, profile.csat)
+            if old != feeling:
+                profile.satisfaction = feeling
+                moves.append(("satisfaction", old, feeling, f"after {cause}"))
         outputs: list[Output] = []
         if moves:
             outputs += segment_changes(
@@ -372,15 +492,14 @@ class Engine:
                 cause_ts=cause_ts,
                 emitted_at=emitted_at,
             )
-            if profile.last_purchase_ts is not None:
-                # Churn risk is re-checked every half usual gap, at least an interval apart.
-                gap = lifecycle.usual_gap_s(profile, config)
-                recheck = now + max(config.reevaluation_interval_s, gap / 2)
-                if recheck < next_due:
-                    next_due = recheck
+        if rescore:
+            profile.evaluated_at = now
+        if churn is not None:
+            recheck = self._recheck_at(profile)
+            if recheck < next_due:
+                next_due = recheck
         if self._window_s is not None:
             next_due = min(next_due, rfm.next_expiry(profile, self._window_s))
-        profile.evaluated_at = now
         customer_id = profile.customer_id
         if math.isfinite(next_due):
             profile.next_due = next_due if next_due > now + 1.0 else now + 1.0

@@ -8,7 +8,11 @@ customer with few purchases is judged by the prior and one with many by themselv
 ``declining`` once the silence exceeds ``declining_overdue_ratio`` usual gaps (or spend and
 engagement fall), ``churned`` past the churn horizon, ``reactivated`` on the first purchase
 after ``churned``. :func:`assess` also says when the stage would next change with no input, so
-the engine can schedule the customer exactly then.
+the engine can schedule the customer exactly then: overdue, churned, out of the growing tenure,
+or a fast buyer's decayed purchase rate falling back to their usual one. The one exception is
+the engagement half of "spend and engagement falling", which fades continuously; it is judged
+whenever the customer is evaluated, and :func:`reads_engagement` tells the engine when an
+interaction can move the stage at all.
 """
 
 from __future__ import annotations
@@ -47,17 +51,30 @@ def usual_gap_s(profile: Profile, config: EngineConfig) -> float:
     return (prior + own_span) / (config.prior_weight + gaps)
 
 
-def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float | None:
+def _spend_share(profile: Profile, config: EngineConfig) -> float | None:
     """Recent order value as a share of the usual one, when it fell below the threshold.
 
     Order values, not spend per day: silence is already judged by the cadence, and a slow
-    buyer's spend per day is too noisy to call a trend.
+    buyer's spend per day is too noisy to call a trend. Both sums decay alike, so the share
+    does not move with the clock, only with purchases.
     """
     if profile.frequency < 4 or profile.purchases_recent < 0.5 or profile.monetary <= 0:
         return None
     recent_order = profile.spend_recent / profile.purchases_recent
     share = recent_order / (profile.monetary / profile.frequency)
-    if share >= config.declining_spend_ratio:
+    return share if share < config.declining_spend_ratio else None
+
+
+def reads_engagement(profile: Profile, config: EngineConfig) -> bool:
+    """Whether an interaction can move the stage: only while recent orders are small enough
+    for the spend-and-engagement rule to ask about engagement."""
+    return profile.last_purchase_ts is not None and _spend_share(profile, config) is not None
+
+
+def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float | None:
+    """The recent order share when spend and engagement are both falling."""
+    share = _spend_share(profile, config)
+    if share is None:
         return None
     engaged = sum(profile.interactions.values())
     if engaged >= _MIN_INTERACTIONS_FOR_TREND:
@@ -119,12 +136,17 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
             "{0} purchases in {1:.0f} days",
             (frequency, tenure / DAY),
         )
-    recent_rate = (
-        decayed_value(profile.purchases_recent, profile.recent_at, now, RECENT_TAU_S) / RECENT_TAU_S
-    )
-    if recent_rate > config.growing_rate_ratio / gap:
+    recent = decayed_value(profile.purchases_recent, profile.recent_at, now, RECENT_TAU_S)
+    fast = RECENT_TAU_S * config.growing_rate_ratio / gap
+    if recent > fast:
+        # With no purchase the decayed count falls below ``fast`` at this time, and the
+        # customer matures then.
+        slowed_at = profile.recent_at + RECENT_TAU_S * math.log(profile.purchases_recent / fast)
         return Stage(
-            "growing", changes_at, "buying faster than the usual gap of {0:.0f} days", (gap / DAY,)
+            "growing",
+            changes_at if changes_at < slowed_at else slowed_at,
+            "buying faster than the usual gap of {0:.0f} days",
+            (gap / DAY,),
         )
     return Stage(
         "mature",

@@ -83,6 +83,8 @@ class Profile:
     churn_band: str | None
     reactivated_ts: float | None
     evaluated_at: float
+    """When the lifecycle stage and churn risk were last assessed together; the churn risk's
+    re-check counts from here."""
     next_due: float | None
     """When the customer must next be re-evaluated with no input (None: only on input)."""
     recent_ids: list[str]
