@@ -99,6 +99,8 @@ class OffsetReader:
                 ]
         start = self._offsets(partitions, OffsetSpec.EARLIEST)
         end = self._offsets(partitions, OffsetSpec.LATEST)
+        behind = {k: end[k] for k, c in commits.items() if k in end and c > end[k] > 0}
+        end.update(self.readable_ends(behind))
         committed: dict[PartitionKey, int | None] = {}
         for key in sorted(end):
             offset = commits.get(key)
@@ -144,6 +146,38 @@ class OffsetReader:
         finally:
             consumer.assign([])
         return times
+
+    def readable_ends(
+        self, reported: Mapping[PartitionKey, int], wait_s: float = 2.0
+    ) -> dict[PartitionKey, int]:
+        """One past the last record actually readable, where a commit is past the reported end.
+
+        Some brokers (the embedded Tansu) report a partition's end as the start of its last
+        record batch; reading that batch gives the true end. On Kafka a commit past the end
+        means truncation, and reading finds nothing more, so the status stays ERR.
+        """
+        if not reported:
+            return {}
+        consumer = self._assign_consumer()
+        wanted = {TopicPartition(t, p): offset for (t, p), offset in reported.items()}
+        consumer.assign(list(wanted))
+        for tp, offset in wanted.items():
+            consumer.seek(tp, offset - 1)
+        ends = dict(reported)
+        deadline = time.monotonic() + wait_s
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                polled = consumer.poll(timeout_ms=int(left * 1000))
+                if not polled:
+                    break
+                for tp, records in polled.items():
+                    key = (tp.topic, tp.partition)
+                    ends[key] = max(ends[key], records[-1].offset + 1)
+        except CONNECTION_ERRORS as exc:
+            raise self._unreachable(exc) from None
+        finally:
+            consumer.assign([])
+        return ends
 
     def _assign_consumer(self) -> KafkaConsumer:
         if self._consumer is None:

@@ -51,17 +51,26 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 await self.sleep(0)
                 if not records or self.should_stop:
                     continue
-                # A rebalance started: drop the fetch; it is fetched again from the
-                # committed offsets by whoever owns the partitions next.
-                if not self.flow_active or generation != app.consumer_generation_id:
+                # As Consumer.getmany does: a fetch made while flow is stopped is dropped and
+                # the consumer seeks back to the committed offsets, so nothing is skipped; a
+                # fetch from an older generation is dropped (the rebalance seeks).
+                if not self.flow_active:
+                    await self.perform_seek()
+                    continue
+                if generation != app.consumer_generation_id:
                     continue
                 batch: dict[TP, list[Any]] = {}
                 for tp, recs in records.items():
-                    if active is not None and tp not in active:
+                    if (
+                        active is not None
+                        and tp not in active
+                        and tp not in self._buffered_partitions
+                    ):
                         continue
-                    seen = read_offset[tp]
-                    if seen is not None:
-                        recs = [r for r in recs if r.offset > seen]
+                    # The next offset to read: set by Faust's seek to the committed offset.
+                    following = read_offset[tp]
+                    if following is not None:
+                        recs = [r for r in recs if r.offset >= following]
                     if not recs:
                         continue
                     if tp.topic not in handler.topics:
@@ -75,7 +84,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                             read_offset[tp] = record.offset
                         continue
                     batch[tp] = recs
-                    read_offset[tp] = recs[-1].offset
+                    read_offset[tp] = recs[-1].offset + 1
                     if app.monitor is not None:
                         app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 if batch:
@@ -113,9 +122,13 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 if b > a + 1:
                     await self._add_gap(tp, a + 1, b - 1)
         with ack_lock:
-            self._acked[tp].extend(offsets)
-            self._acked_index[tp].update(offsets)
-            self._n_acked += len(offsets)
+            # A fetch that raced Faust's seek to the committed offsets is read twice; an
+            # offset acked twice would break the consecutive run Faust commits up to.
+            index = self._acked_index[tp]
+            fresh = [o for o in offsets if o not in index]
+            self._acked[tp].extend(fresh)
+            index.update(fresh)
+            self._n_acked += len(fresh)
         self._last_acked[tp] = offsets[-1]
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:

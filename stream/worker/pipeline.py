@@ -160,6 +160,7 @@ class Pipeline:
                 self.save_churn()
             # Eager rebalancing revokes everything: rebuild from the table after recovery.
             self.engine = None
+            self.metrics.profiles.set(0)
             self.profiles.forget()
             # Their new owner publishes them when they next change.
             self._unpublished.clear()
@@ -226,7 +227,9 @@ class Pipeline:
             started = time.perf_counter()
             emitted_at = datetime.now(UTC)
             outputs: list[Output] = []
-            for partition in sorted(self.engine.partitions):
+            for partition, state in sorted(self.engine.partitions.items()):
+                if wall_ts is None and state.clock.now == float("-inf"):
+                    continue  # no event time seen yet on this partition since the start
                 self.profiles.partition = partition
                 outputs += self.engine.tick(partition, emitted_at, wall_ts)
             await self._emit(outputs, [])
@@ -324,8 +327,7 @@ class Pipeline:
         for tp in self.app.assignor.assigned_actives():
             if tp.topic in self.topics:
                 end = consumer.highwater(tp)
-                read = consumer._read_offset.get(tp)
-                position = read + 1 if read is not None else 0
+                position = consumer._read_offset.get(tp) or 0
                 messages = max(0, (end or 0) - position)
                 lag[tp.topic, tp.partition] = (messages, self._lag_seconds(messages))
         metrics.set_lag(lag)

@@ -1,0 +1,149 @@
+"""Operating the worker: metrics as scraped, consumer lag through a stop, profile lookup."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from stream.tools.generate import generate
+from tests.integration.harness import deployment
+from tests.reference import exact_rfm
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def shop(broker, tmp_path):
+    return deployment(broker, tmp_path)
+
+
+def _series_names(metrics: dict[str, float]) -> set[str]:
+    return {name.split("{")[0] for name in metrics}
+
+
+def test_metrics_match_what_was_produced_and_deploy_files_use_only_scraped_names(shop):
+    workload = generate(customers=600, events=6000, days=120, seed=3)
+    shop.produce_events(workload.events)
+    per_topic = Counter(e["event_type"] for e in workload.events)
+    with shop.worker() as worker:
+        worker.wait_for("segmentation_processed_events_total", len(workload.events))
+        time.sleep(6)  # one refresh of the state gauges
+        scraped = worker.metrics()
+    topics = shop.topics
+    for kind, topic in (
+        ("purchase", topics.purchases),
+        ("interaction", topics.interactions),
+        ("survey", topics.surveys),
+    ):
+        assert scraped[f'segmentation_input_events_total{{topic="{topic}"}}'] == per_topic[kind]
+    changes = Counter(c["dimension"] for c in shop.read_json(topics.segment_changes))
+    for dimension, count in changes.items():
+        key = (
+            f'segmentation_output_events_total{{dimension="{dimension}",'
+            f'topic="{topics.segment_changes}"}}'
+        )
+        assert scraped[key] == count
+    customers = len(workload.personas)
+    assert scraped["segmentation_profiles"] == customers
+    stages = {
+        k: v for k, v in scraped.items() if k.startswith("segmentation_customers_by_lifecycle")
+    }
+    assert sum(stages.values()) == customers
+    lag = {k: v for k, v in scraped.items() if k.startswith("segmentation_consumer_lag_messages")}
+    assert len(lag) == 3 * shop.settings.partitions and set(lag.values()) == {0.0}
+    assert scraped['segmentation_processing_seconds_count{operation="event"}'] > 0
+
+    names = _series_names(scraped)
+    alerts = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    dashboard = json.loads(
+        (ROOT / "deploy" / "grafana" / "dashboards" / "segmentation.json").read_text()
+    )
+    expressions = [rule["expr"] for group in alerts["groups"] for rule in group["rules"]]
+    expressions += [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    used = set(re.findall(r"\bsegmentation_\w+", "\n".join(expressions)))
+    assert used and used <= names, f"not exported by a live worker: {sorted(used - names)}"
+
+
+def _lag(shop) -> tuple[int, dict]:
+    env = {**os.environ, **shop.env, "STREAM_LOG_LEVEL": "WARNING"}
+    done = subprocess.run(
+        [sys.executable, "-m", "stream", "lag", "--json", "--window", "4", "--interval", "1"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.stdout, done.stderr.decode()
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_lag_is_ok_while_running_turns_bad_when_stopped_and_recovers(shop):
+    workload = generate(customers=300, events=3000, days=60, seed=5)
+    first, rest = workload.events[:1500], workload.events[1500:]
+    shop.produce_events(first)
+    with shop.worker("worker-a") as worker:
+        worker.wait_for("segmentation_processed_events_total", len(first))
+        time.sleep(4)  # a commit interval
+        code, report = _lag(shop)
+        assert (code, report["status"]) == (0, "OK"), report
+
+    shop.produce_events(rest[:700])
+    code, stopped = _lag(shop)
+    shop.produce_events(rest[700:])
+    code_later, later = _lag(shop)
+    assert stopped["status"] in ("WARN", "STOP") and code in (1, 2), stopped
+    assert later["status"] in ("WARN", "STOP") and code_later in (1, 2), later
+    total = sum(p["lag"] for p in stopped["partitions"])
+    assert sum(p["lag"] for p in later["partitions"]) > total > 0
+
+    with shop.worker("worker-b") as worker:
+        worker.wait_for("segmentation_processed_events_total", len(rest))
+        time.sleep(4)
+        code, report = _lag(shop)
+        assert (code, report["status"]) == (0, "OK"), report
+        assert sum(p["lag"] for p in report["partitions"]) == 0
+
+
+def _ready(worker) -> bool:
+    try:
+        return bool(orjson.loads(worker.get("/readyz"))["ready"])
+    except OSError:  # 503 while partitions are being recovered
+        return False
+
+
+def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop):
+    workload = generate(customers=400, events=4000, days=90, seed=9)
+    shop.produce_events(workload.events)
+    purchases = [
+        (e["customer_id"], datetime.fromisoformat(e["ts"]), e["amount"])
+        for e in workload.events
+        if e["event_type"] == "purchase"
+    ]
+    exact = exact_rfm(purchases)
+    with shop.worker("worker-1") as one, shop.worker("worker-2") as two:
+        # The second worker's join rebalances the group: wait until both own partitions.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            held = [w.metrics().get("segmentation_profiles", 0) for w in (one, two)]
+            if all(held) and sum(held) == len(workload.personas) and all(map(_ready, (one, two))):
+                break
+            time.sleep(1)
+        assert all(held), f"profiles held per worker: {held}"
+        agree = 0
+        for customer, want in exact.items():
+            answers = [orjson.loads(w.get(f"/customers/{customer}")) for w in (one, two)]
+            assert answers[0] == answers[1]
+            got = answers[0]
+            agree += (got["r_score"], got["f_score"], got["m_score"]) == (want.r, want.f, want.m)
+        # Each worker ranks against the customers it holds: a sample of the whole shop.
+        assert agree >= 0.9 * len(exact)
