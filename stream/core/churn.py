@@ -1,26 +1,38 @@
 """Churn risk: the probability that a customer makes no purchase in the next H days.
 
-A river logistic regression (standard-scaled features from :mod:`stream.core.features`) learns
-online from delayed labels. Now and then the model keeps a *snapshot* of a customer's
+A river logistic regression (on standardised features from :mod:`stream.core.features`)
+learns online from delayed labels. Now and then the model keeps a *snapshot* of a customer's
 features at the partition's clock ``t``; the snapshot is labelled once its outcome is known:
 
 - ``0`` when the customer buys again within H days after ``t`` (the engine says so with
   ``purchased=True``),
 - ``1`` when the clock passes ``t + H`` with no purchase (:meth:`ChurnModel.advance`).
 
-Memory is bounded: at most one pending snapshot per customer and ``max_pending`` in all (what
-does not fit is counted, not kept). A customer is snapshotted at most once per gap between
-purchases, at a silence drawn uniformly from ``[0, H)`` by hashing the customer and their last
-purchase. Across the population that samples customer-days evenly, which is what the model
-is asked about, and a replay samples the same snapshots. Customers already silent for H days
-are not sampled: their outcome is rarely in doubt and they would swamp the labels.
+Which snapshots: the model is asked about every buyer at whatever silence they are in, so it
+must learn from every silence, long lapses included (learning only from the first H days of
+silence taught it that long-lapsed one-time buyers are safe). A customer is snapshotted once
+their silence since the last purchase reaches an offset drawn uniformly from ``[0, H)`` by
+hashing the customer and that purchase, then again each time the previous snapshot is
+labelled, so about once every H days of silence for as long as it lasts. Across the population
+that samples customer-days evenly, which is what the model is asked about, and a replay
+samples the same snapshots. Memory is bounded: at most one pending snapshot per customer and
+``max_pending`` in all (what does not fit is counted, not kept).
 
-Each label is first predicted, then learnt (progressive validation), feeding log loss and
-ROC AUC, overall and rolling. ADWIN watches the model's absolute error; when the error rises
-a fresh model starts learning in the background and replaces the serving one once warm,
-which bumps ``model_version``. Until the first model has learnt ``warmup_labels`` labels the
-probability comes from a prior (``model_version`` ``prior/1``): the chance of no purchase in
-H days for a Poisson buyer at the customer's usual gap, raised by how overdue they are.
+Each label is first predicted, then learnt (progressive validation), feeding log loss and ROC
+AUC, overall and over the last ``ROLLING_WINDOW`` labels (:class:`Scorecard`).
+
+Cold start: the probability first comes from a prior (``model_version`` ``prior/1``): the
+chance of no purchase in H days for a Poisson buyer at the customer's usual gap, raised by how
+overdue they are. After ``warmup_labels`` labels the learnt model is blended in by log-odds,
+its weight rising with the labels learnt until it alone serves at ``blend_labels``, so a
+model that has seen a few hundred labels cannot undo a sensible prior.
+
+Drift: river's ADWIN watches the serving model's absolute error. When the error rises a
+*challenger* starts learning from scratch; after ``challenge_labels`` labels both are scored
+on the next ``challenge_labels`` (each predicts a label before learning it) and the challenger
+replaces the serving model, bumping ``model_version``, only if its log loss was lower. So a
+shift in who is being labelled, which raises the error without making a fresh model any
+better, does not throw away what was learnt.
 
 Bands: ``low`` < 0.33 <= ``medium`` < 0.66 <= ``high``; a band only changes once the
 probability is ``churn_hysteresis`` past the boundary. A ``customer.churn-risk`` event is
@@ -28,28 +40,22 @@ emitted when the band changes or the probability moved by more than ``churn_step
 last one; the profile keeps the last emitted probability and band.
 """
 
-# river's metrics and drift detectors have untyped signatures; only that check is relaxed.
+# river's drift detectors have untyped signatures; only that check is relaxed.
 # mypy: disable-error-code="no-untyped-call"
 
 from __future__ import annotations
 
+import heapq
 import math
 import operator
 import pickle
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from river import (
-    drift,
-    linear_model,
-    metrics,
-    optim,
-    preprocessing,
-    utils,
-)
+from river import drift, linear_model, optim
 
 from schemas.inputs import SCHEMA_VERSION
 from schemas.outputs import ChurnRisk, FeatureContribution
@@ -64,7 +70,10 @@ TOP_FEATURES = 3
 ROLLING_WINDOW = 1000
 PRIOR_OVERDUE_WEIGHT = 1.5
 """Log-odds added per usual gap of silence beyond the first, in the cold-start prior."""
-_STATE_FORMAT = 1
+_GAP = FEATURE_NAMES.index("usual_gap_log")
+_OVERDUE = FEATURE_NAMES.index("overdue_log")
+_STATE_HEADER = b"stream.churn-model/2\n"
+"""Starts every saved state; format 1 (a bare pickle) held features this model cannot read."""
 
 
 def raw_band(probability: float) -> str:
@@ -125,8 +134,13 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def _log_loss(label: int, probability: float) -> float:
+    p = min(max(probability, 1e-6), 1 - 1e-6)
+    return -math.log(p if label else 1.0 - p)
+
+
 def sample_silence_s(customer_id: str, last_purchase_ts: float, horizon_s: float) -> float:
-    """The silence after which this gap between purchases gets its snapshot: uniform in
+    """The silence at which this gap between purchases gets its first snapshot: uniform in
     ``[0, horizon_s)``, from a hash, so a replay samples the same snapshots."""
     draw = zlib.crc32(f"{customer_id}\x1f{last_purchase_ts!r}".encode()) / 2**32
     return draw * horizon_s
@@ -134,82 +148,213 @@ def sample_silence_s(customer_id: str, last_purchase_ts: float, horizon_s: float
 
 class Snapshot(NamedTuple):
     taken_at: float
-    features: dict[str, float]
+    values: tuple[float, ...]
+    """The features, in :data:`FEATURE_NAMES` order."""
+
+
+class Waiting:
+    """One partition's snapshots whose horizon has not passed yet: the open ones by customer,
+    oldest first, and a heap of the ones a purchase already decided (``0``), which are learnt
+    when their horizon passes too. Learning every label at ``taken_at + H`` keeps the labels learnt
+    so far a fair sample of the snapshots taken up to H ago; learning a purchase's label at
+    once would add, ahead of them, only the recent snapshots that ended in a purchase."""
+
+    __slots__ = ("open", "decided")
+
+    def __init__(self) -> None:
+        self.open: OrderedDict[str, Snapshot] = OrderedDict()
+        self.decided: list[tuple[Snapshot, int]] = []
+
+    def __len__(self) -> int:
+        return len(self.open) + len(self.decided)
+
+    def pop_due(self, due: float) -> tuple[Snapshot, int] | None:
+        """The oldest snapshot taken at or before ``due`` and its label (``1`` for an open
+        one: no purchase came), or None."""
+        open_, decided = self.open, self.decided
+        first = next(iter(open_.values())) if open_ else None
+        if decided and (first is None or decided[0][0].taken_at <= first.taken_at):
+            if decided[0][0].taken_at > due:
+                return None
+            return heapq.heappop(decided)
+        if first is None or first.taken_at > due:
+            return None
+        open_.popitem(last=False)
+        return first, 1
 
 
 class Learner:
-    """One river pipeline, plus its scaler and weights folded into one coefficient per feature.
+    """River's logistic regression on features standardised by their running mean and
+    variance, with both folded into one coefficient per feature for scoring.
 
-    ``StandardScaler | LogisticRegression`` gives ``b + sum(w * (x - mean) / std)``, which is
-    ``b' + sum(k * x)`` with ``k = w / std``: scoring reads those cached coefficients (the same
-    result as ``pipeline.predict_proba_one``, several times cheaper); learning drops the cache.
+    The standardisation is river's ``StandardScaler`` (learn, then transform with the updated
+    statistics) kept as two flat lists: the river transformer costs more per label than the
+    regression itself, and the label budget is a few tens of microseconds. Scoring reads
+    ``b' + sum(k * x)`` with ``k = w / std`` and ``b' = b - sum(k * mean)``, the regression's
+    own log-odds, cached until the next label.
     """
 
     def __init__(self, learning_rate: float, l2: float) -> None:
-        self.scaler = preprocessing.StandardScaler()
-        self.classifier = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
-        self.pipeline = self.scaler | self.classifier
+        # Steps shrink like 1 / sqrt(labels): the label stream is not a stationary sample
+        # (on a young shop, or a cohort like CDNOW's, the customers age as labels come in), so
+        # a constant step, which tracks the last few thousand labels, forgets what the
+        # population at large looks like; drift is met by a challenger instead.
+        schedule = optim.schedulers.InverseScaling(learning_rate, power=0.5)
+        self.classifier = linear_model.LogisticRegression(
+            optimizer=optim.SGD(schedule), l2=l2, intercept_lr=schedule
+        )
         self.learned = 0
-        self._cache: tuple[list[float], list[float], float] | None = None
+        self.means = [0.0] * len(FEATURE_NAMES)
+        self.squares = [0.0] * len(FEATURE_NAMES)
+        """Sum of squared deviations from the running mean (Welford), per feature."""
+        self.inverse_stds = [0.0] * len(FEATURE_NAMES)
+        """1 / standard deviation, per feature (0 while it has not varied)."""
+        self._cache: tuple[list[float], float] | None = None
 
-    def learn(self, features: dict[str, float], label: int) -> None:
-        self.pipeline.learn_one(features, bool(label))
-        self.learned += 1
+    def learn(self, values: tuple[float, ...], label: int) -> None:
+        self.learned = n = self.learned + 1
+        means, squares, inverse_stds = self.means, self.squares, self.inverse_stds
+        for i, value in enumerate(values):
+            mean = means[i]
+            delta = value - mean
+            means[i] = mean = mean + delta / n
+            squares[i] = square = squares[i] + delta * (value - mean)
+            inverse_stds[i] = math.sqrt(n / square) if square > 0.0 else 0.0
+        self.classifier.learn_one(self.scaled(values), bool(label))
         self._cache = None
 
-    def _coefficients(self) -> tuple[list[float], list[float], float]:
-        """Per feature of :data:`FEATURE_NAMES` its mean and ``k``, and the folded intercept."""
+    def scaled(self, values: tuple[float, ...]) -> dict[str, float]:
+        """What the regression sees: each feature standardised."""
+        found = map(operator.mul, map(operator.sub, values, self.means), self.inverse_stds)
+        return dict(zip(FEATURE_NAMES, found, strict=True))
+
+    def _coefficients(self) -> tuple[list[float], float]:
         if self._cache is None:
             weights = self.classifier.weights
-            means: list[float] = []
-            slopes: list[float] = []
-            intercept = float(self.classifier.intercept)
-            for name in FEATURE_NAMES:
-                mean = float(self.scaler.means.get(name, 0.0))
-                var = float(self.scaler.vars.get(name, 0.0))
-                slope = float(weights.get(name, 0.0)) / math.sqrt(var) if var else 0.0
-                means.append(mean)
-                slopes.append(slope)
-                intercept -= slope * mean
-            self._cache = means, slopes, intercept
+            slopes = [
+                weights.get(name, 0.0) * scale
+                for name, scale in zip(FEATURE_NAMES, self.inverse_stds, strict=True)
+            ]
+            shift = math.fsum(map(operator.mul, slopes, self.means))
+            intercept = self.classifier.intercept - shift
+            self._cache = slopes, intercept
         return self._cache
 
-    def log_odds(self, features: dict[str, float]) -> float:
-        _, slopes, intercept = self._coefficients()
-        return intercept + math.fsum(map(operator.mul, features.values(), slopes))
+    def log_odds(self, values: tuple[float, ...]) -> float:
+        slopes, intercept = self._coefficients()
+        return intercept + math.fsum(map(operator.mul, values, slopes))
 
-    def contributions(self, features: dict[str, float]) -> list[FeatureContribution]:
-        means, slopes, _ = self._coefficients()
-        return _top(
-            [
-                (name, value, slope * (value - mean))
-                for name, value, mean, slope in zip(
-                    FEATURE_NAMES, features.values(), means, slopes, strict=True
-                )
-            ]
-        )
+    def contributions(self, values: tuple[float, ...]) -> list[float]:
+        """Per feature, how far it moves the log-odds from an average customer's."""
+        slopes, _ = self._coefficients()
+        return [k * (x - mean) for k, x, mean in zip(slopes, values, self.means, strict=True)]
 
 
-def _top(found: list[tuple[str, float, float]]) -> list[FeatureContribution]:
-    """The ``TOP_FEATURES`` largest contributions by size, ties by name."""
-    ranked = sorted([(-abs(c), name, value, c) for name, value, c in found])
+def prior_log_odds(values: tuple[float, ...], horizon_days: float) -> tuple[float, float]:
+    """The cold-start prior's two terms: the log-odds of no purchase in H days for a Poisson
+    buyer at the usual gap, and ``PRIOR_OVERDUE_WEIGHT`` per usual gap overdue beyond one."""
+    overdue = math.expm1(values[_OVERDUE])
+    return (
+        _logit(math.exp(-horizon_days / math.exp(values[_GAP]))),
+        PRIOR_OVERDUE_WEIGHT * (overdue - 1.0) if overdue > 1.0 else 0.0,
+    )
+
+
+BINS = 10_001
+"""One per probability rounded to 4 places, as served: AUC from these counts is exact."""
+
+
+class ScoreCounts:
+    """Labels counted by the probability predicted for them."""
+
+    __slots__ = ("churned", "stayed")
+
+    def __init__(self) -> None:
+        self.churned = [0] * BINS
+        self.stayed = [0] * BINS
+
+    def add(self, probability: float, label: int, count: int = 1) -> None:
+        (self.churned if label else self.stayed)[round(probability * (BINS - 1))] += count
+
+    def roc_auc(self) -> float:
+        """The share of (churner, stayer) pairs ranked the right way round, ties half; NaN
+        until both have been seen.
+
+        >>> counts = ScoreCounts()
+        >>> for p, y in ((0.9, 1), (0.8, 0), (0.3, 1), (0.1, 0)):
+        ...     counts.add(p, y)
+        >>> counts.roc_auc()
+        0.75
+        """
+        pairs = 0.0
+        below = 0
+        for churned, stayed in zip(self.churned, self.stayed, strict=True):
+            if churned:
+                pairs += churned * (below + 0.5 * stayed)
+            below += stayed
+        total = sum(self.churned) * below
+        return pairs / total if total else math.nan
+
+
+class Scorecard:
+    """Progressive-validation log loss and ROC AUC, overall and over the last ``window``
+    labels: a few counter updates per label, the AUCs computed when read."""
+
+    def __init__(self, window: int = ROLLING_WINDOW) -> None:
+        self.labels = 0
+        self.loss_sum = 0.0
+        self.everything = ScoreCounts()
+        self.recent = ScoreCounts()
+        self.last: deque[tuple[float, int, float]] = deque(maxlen=window)
+
+    def update(self, label: int, probability: float) -> None:
+        loss = _log_loss(label, probability)
+        self.labels += 1
+        self.loss_sum += loss
+        self.everything.add(probability, label)
+        last = self.last
+        if len(last) == last.maxlen:
+            old_p, old_label, _ = last[0]
+            self.recent.add(old_p, old_label, -1)
+        last.append((probability, label, loss))
+        self.recent.add(probability, label)
+
+    def figures(self) -> dict[str, float]:
+        last = self.last
+        return {
+            "log_loss": self.loss_sum / self.labels if self.labels else math.nan,
+            "roc_auc": self.everything.roc_auc(),
+            "rolling_log_loss": math.fsum(x[2] for x in last) / len(last) if last else math.nan,
+            "rolling_roc_auc": self.recent.roc_auc(),
+        }
+
+
+def _top(values: tuple[float, ...], contributions: list[float]) -> list[FeatureContribution]:
+    """The ``TOP_FEATURES`` largest contributions by size (ties in :data:`FEATURE_NAMES`
+    order), leaving out features that contribute nothing."""
+    order = sorted(range(len(contributions)), key=lambda i: -abs(contributions[i]))
     return [
         trusted(
             FeatureContribution,
-            {"feature": name, "value": round(value, 4), "contribution": round(c, 4)},
+            {
+                "feature": FEATURE_NAMES[i],
+                "value": round(values[i], 4),
+                "contribution": round(contributions[i], 4),
+            },
         )
-        for _, name, value, c in ranked[:TOP_FEATURES]
+        for i in order[:TOP_FEATURES]
+        if contributions[i]
     ]
 
 
 class ChurnModel:
     """The engine's :class:`~stream.core.engine.ChurnAssessor`, learnt online.
 
-    ``warmup_labels``: labels learnt before the model replaces the prior (and before a
-    background model replaces the serving one). ``max_pending``: snapshots held in all.
-    ``learning_rate`` and ``l2``: the SGD logistic regression's (0.01 ranked best of
-    0.003-0.1, Adam and Hoeffding/ARF trees on a simulated shop). ``drift_delta``: ADWIN's
-    confidence; smaller means fewer, surer resets.
+    ``warmup_labels``: labels learnt before the model is blended with the prior;
+    ``blend_labels``: labels after which it serves alone. ``max_pending``: snapshots held in
+    all. ``learning_rate`` and ``l2``: the SGD logistic regression's. ``drift_delta``: ADWIN's
+    confidence (smaller: fewer, surer alarms); ``challenge_labels``: how long a challenger
+    learns, then how long it is compared, after an alarm.
     """
 
     def __init__(
@@ -217,36 +362,40 @@ class ChurnModel:
         config: EngineConfig,
         *,
         warmup_labels: int = 200,
+        blend_labels: int = 3000,
         max_pending: int = 200_000,
-        learning_rate: float = 0.01,
+        learning_rate: float = 0.05,
         l2: float = 1e-4,
-        drift_delta: float = 0.002,
+        drift_delta: float = 1e-5,
+        challenge_labels: int = 1000,
     ) -> None:
         self.config = config
         self.horizon_s = config.churn_horizon_s
         self.warmup_labels = warmup_labels
+        self.blend_labels = max(blend_labels, warmup_labels)
         self.max_pending = max_pending
         self.learning_rate = learning_rate
         self.l2 = l2
+        self.challenge_labels = challenge_labels
         self.model = Learner(learning_rate, l2)
-        self.background: Learner | None = None
+        self.weight = 0.0
+        """The learnt model's share of the log-odds; the prior has the rest."""
+        self.challenger: Learner | None = None
+        self.challenge_losses = [0.0, 0.0]
+        """Log loss of the serving model and the challenger over the comparison labels."""
         self.generation = 1
-        self.warm = False
-        """Whether the serving model has learnt ``warmup_labels`` labels (else: the prior)."""
         self.model_version = "prior/1"
         self.drift = drift.ADWIN(delta=drift_delta)
-        self.pending: dict[int, OrderedDict[str, Snapshot]] = {}
+        self.waiting: dict[int, Waiting] = {}
         self.pending_count = 0
-        self.log_loss = metrics.LogLoss()
-        self.roc_auc = metrics.ROCAUC(n_thresholds=50)
-        self.rolling_log_loss: Any = utils.Rolling(metrics.LogLoss, window_size=ROLLING_WINDOW)
-        self.rolling_roc_auc = metrics.RollingROCAUC(window_size=ROLLING_WINDOW)
+        self.scorecard = Scorecard()
         self.counts = {
             "snapshots": 0,
             "skipped_full": 0,
             "dropped_stale": 0,
             "labelled": 0,
             "labelled_churned": 0,
+            "drift_alarms": 0,
             "drift_resets": 0,
             "dropped_revoked": 0,
         }
@@ -272,20 +421,19 @@ class ChurnModel:
             # Page views and other interactions barely move the risk; they are folded in
             # at the customer's next re-evaluation, which keeps the busiest path free.
             return []
-        pending = self.pending.get(partition)
-        if pending is None:
-            pending = self.pending[partition] = OrderedDict()
+        waiting = self.waiting.get(partition)
+        if waiting is None:
+            waiting = self.waiting[partition] = Waiting()
         customer_id = profile.customer_id
         if purchased:
-            snapshot = pending.pop(customer_id, None)
+            snapshot = waiting.open.pop(customer_id, None)
             if snapshot is not None:
-                self.pending_count -= 1
-                self._resolve_by_purchase(snapshot, cause_ts)
-        features = churn_features(profile, now, self.config)
-        if customer_id not in pending:
-            self._maybe_snapshot(pending, customer_id, last, now, features)
+                self._decide_by_purchase(waiting, snapshot, cause_ts)
+        values = tuple(churn_features(profile, now, self.config).values())
+        if customer_id not in waiting.open:
+            self._maybe_snapshot(waiting, customer_id, last, now, values)
 
-        probability, version = self.predict(features)
+        probability = self._probability(values)
         old_band = profile.churn_band
         band = next_band(probability, old_band, self.config.churn_hysteresis)
         last_p = profile.churn_probability
@@ -307,8 +455,8 @@ class ChurnModel:
                     "band": band,
                     "previous_band": old_band,
                     "horizon_days": max(1, round(self.config.churn_horizon_days)),
-                    "model_version": version,
-                    "top_features": self.explain(features),
+                    "model_version": self.model_version,
+                    "top_features": self._explain(values),
                 },
             )
         ]
@@ -317,121 +465,128 @@ class ChurnModel:
         """The partition moved to another worker: its pending snapshots go with it unlabelled
         (the new owner's clock and purchases would label them; this worker no longer sees
         either), counted as ``dropped_revoked``."""
-        pending = self.pending.pop(partition, None)
-        if pending:
-            self.pending_count -= len(pending)
-            self.counts["dropped_revoked"] = self.counts.get("dropped_revoked", 0) + len(pending)
+        waiting = self.waiting.pop(partition, None)
+        if waiting:
+            self.pending_count -= len(waiting)
+            self.counts["dropped_revoked"] += len(waiting)
 
     def advance(self, partition: int, now: float) -> None:
-        pending = self.pending.get(partition)
-        if not pending:
+        waiting = self.waiting.get(partition)
+        if not waiting:
             return
-        horizon = self.horizon_s
-        # Snapshots are taken at the partition's clock, which never goes back, so the
-        # oldest is first: stop at the first one still open.
-        while pending:
-            snapshot = next(iter(pending.values()))
-            if snapshot.taken_at + horizon > now:
-                break
-            pending.popitem(last=False)
+        # Snapshots are taken at the partition's clock, which never goes back, so both
+        # queues yield the oldest first: stop at the first one whose horizon is still open.
+        due = now - self.horizon_s
+        while (found := waiting.pop_due(due)) is not None:
             self.pending_count -= 1
-            self._learn(snapshot.features, 1)
+            snapshot, label = found
+            self._learn(snapshot.values, label)
 
     # -- scoring ------------------------------------------------------------------------
 
     def predict(self, features: dict[str, float]) -> tuple[float, str]:
         """The churn probability (rounded to 4 places) and the version that gave it."""
-        if self.warm:
-            z = self.model.log_odds(features)
-        else:
-            z = sum(c for _, _, c in self._prior_terms(features))
-        return round(_sigmoid(z), 4), self.model_version
+        return self._probability(tuple(features.values())), self.model_version
 
     def explain(self, features: dict[str, float]) -> list[FeatureContribution]:
         """The features that moved the log-odds most, largest first."""
-        if self.warm:
-            return self.model.contributions(features)
-        return _top(self._prior_terms(features))
+        return self._explain(tuple(features.values()))
 
-    def _prior_terms(self, features: dict[str, float]) -> list[tuple[str, float, float]]:
-        gap = features["usual_gap_days"]
-        overdue = features["overdue_ratio"]
-        no_purchase = math.exp(-self.config.churn_horizon_days / gap)
-        return [
-            ("usual_gap_days", gap, _logit(no_purchase)),
-            ("overdue_ratio", overdue, PRIOR_OVERDUE_WEIGHT * max(0.0, overdue - 1.0)),
-        ]
+    def _probability(self, values: tuple[float, ...]) -> float:
+        weight = self.weight
+        if weight == 1.0:
+            z = self.model.log_odds(values)
+        else:
+            quiet, overdue = prior_log_odds(values, self.config.churn_horizon_days)
+            z = quiet + overdue
+            if weight:
+                z += weight * (self.model.log_odds(values) - z)
+        return round(_sigmoid(z), 4)
+
+    def _explain(self, values: tuple[float, ...]) -> list[FeatureContribution]:
+        weight = self.weight
+        found = self.model.contributions(values) if weight else [0.0] * len(values)
+        if weight < 1.0:
+            found = [weight * c for c in found]
+            quiet, overdue = prior_log_odds(values, self.config.churn_horizon_days)
+            found[_GAP] += (1.0 - weight) * quiet
+            found[_OVERDUE] += (1.0 - weight) * overdue
+        return _top(values, found)
 
     # -- delayed labels -----------------------------------------------------------------
 
     def _maybe_snapshot(
         self,
-        pending: OrderedDict[str, Snapshot],
+        waiting: Waiting,
         customer_id: str,
         last_purchase_ts: float,
         now: float,
-        features: dict[str, float],
+        values: tuple[float, ...],
     ) -> None:
-        silence = now - last_purchase_ts
-        if silence >= self.horizon_s:
-            return
-        if silence < sample_silence_s(customer_id, last_purchase_ts, self.horizon_s):
+        if now - last_purchase_ts < sample_silence_s(customer_id, last_purchase_ts, self.horizon_s):
             return
         if self.pending_count >= self.max_pending:
             self.counts["skipped_full"] += 1
             return
-        pending[customer_id] = Snapshot(now, features)
+        waiting.open[customer_id] = Snapshot(now, values)
         self.pending_count += 1
         self.counts["snapshots"] += 1
 
-    def _resolve_by_purchase(self, snapshot: Snapshot, purchase_ts: float) -> None:
+    def _decide_by_purchase(self, waiting: Waiting, snapshot: Snapshot, purchase_ts: float) -> None:
         if purchase_ts < snapshot.taken_at:
             # A late purchase from before the snapshot: its features missed it.
+            self.pending_count -= 1
             self.counts["dropped_stale"] += 1
             return
         churned = purchase_ts > snapshot.taken_at + self.horizon_s
-        self._learn(snapshot.features, 1 if churned else 0)
+        heapq.heappush(waiting.decided, (snapshot, 1 if churned else 0))
 
-    def _learn(self, features: dict[str, float], label: int) -> None:
-        probability, _ = self.predict(features)
-        clipped = min(max(probability, 1e-6), 1 - 1e-6)
-        self.log_loss.update(label, clipped)
-        self.rolling_log_loss.update(label, clipped)
-        self.roc_auc.update(label, probability)
-        self.rolling_roc_auc.update(label, probability)
+    def _learn(self, values: tuple[float, ...], label: int) -> None:
+        probability = self._probability(values)
+        self.scorecard.update(label, probability)
         self.counts["labelled"] += 1
         self.counts["labelled_churned"] += label
-        if self.warm:
-            self._watch_error(abs(label - probability))
-        self.model.learn(features, label)
-        background = self.background
-        if background is not None:
-            background.learn(features, label)
-            if background.learned >= self.warmup_labels:
-                self.model = background
-                self.background = None
-                self.generation += 1
-                self.model_version = f"logreg/{self.generation}"
-        elif not self.warm and self.model.learned >= self.warmup_labels:
-            self.warm = True
+        if self.weight == 1.0:
+            self._watch(values, label, probability)
+        model = self.model
+        model.learn(values, label)
+        learned = model.learned
+        if learned >= self.warmup_labels and self.weight < 1.0:
+            self.weight = min(1.0, learned / self.blend_labels)
             self.model_version = f"logreg/{self.generation}"
 
-    def _watch_error(self, error: float) -> None:
-        before = self.drift.estimation
-        self.drift.update(error)
-        if self.drift.drift_detected and self.drift.estimation > before:
-            self.counts["drift_resets"] += 1
-            self.background = Learner(self.learning_rate, self.l2)
+    def _watch(self, values: tuple[float, ...], label: int, probability: float) -> None:
+        """Raise the alarm on a rising error; run the challenge it starts."""
+        challenger = self.challenger
+        if challenger is None:
+            before = self.drift.estimation
+            self.drift.update(abs(label - probability))
+            if self.drift.drift_detected and self.drift.estimation > before:
+                self.counts["drift_alarms"] += 1
+                self.challenger = Learner(self.learning_rate, self.l2)
+                self.challenge_losses = [0.0, 0.0]
+            return
+        if challenger.learned >= self.challenge_labels:
+            losses = self.challenge_losses
+            losses[0] += _log_loss(label, probability)
+            losses[1] += _log_loss(label, round(_sigmoid(challenger.log_odds(values)), 4))
+        challenger.learn(values, label)
+        if challenger.learned >= 2 * self.challenge_labels:
+            self.challenger = None
+            self.drift = drift.ADWIN(delta=self.drift.delta)
+            if self.challenge_losses[1] < self.challenge_losses[0]:
+                self.model = challenger
+                self.generation += 1
+                self.model_version = f"logreg/{self.generation}"
+                self.counts["drift_resets"] += 1
 
     # -- state --------------------------------------------------------------------------
 
     def metrics(self) -> dict[str, Any]:
         return {
             "model_version": self.model_version,
-            "log_loss": float(self.log_loss.get()),
-            "roc_auc": float(self.roc_auc.get()),
-            "rolling_log_loss": float(self.rolling_log_loss.get()),
-            "rolling_roc_auc": float(self.rolling_roc_auc.get()),
+            **self.scorecard.figures(),
+            "prior_share": round(1.0 - self.weight, 4),
             "pending": self.pending_count,
             **self.counts,
         }
@@ -439,15 +594,18 @@ class ChurnModel:
     def to_bytes(self) -> bytes:
         """The whole learning state, pending snapshots included (a pickle: trusted storage)."""
         state = {k: v for k, v in self.__dict__.items() if k != "config"}
-        return pickle.dumps((_STATE_FORMAT, state), protocol=pickle.HIGHEST_PROTOCOL)
+        return _STATE_HEADER + pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def from_bytes(cls, data: bytes, config: EngineConfig) -> ChurnModel:
         """Resume from :meth:`to_bytes`. Step and hysteresis follow ``config``; the horizon
         must match the saved one, since the labels learnt so far mean "no purchase in H"."""
-        version, state = pickle.loads(data)
-        if version != _STATE_FORMAT:
-            raise ValueError(f"churn model state format {version} is not {_STATE_FORMAT}")
+        if not data.startswith(_STATE_HEADER):
+            raise ValueError(
+                "the saved churn model is in an older format (its features differ from this "
+                "version's); discard it to relearn"
+            )
+        state = pickle.loads(data[len(_STATE_HEADER) :])
         if state["horizon_s"] != config.churn_horizon_s:
             raise ValueError(
                 f"the saved churn model learnt a {state['horizon_s'] / 86_400:g}-day horizon but "

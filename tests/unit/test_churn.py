@@ -1,10 +1,12 @@
 import math
+import pickle
 import random
 
 import pytest
+from river import drift
 
 from schemas.outputs import ChurnRisk
-from stream.core.churn import ChurnModel, next_band, sample_silence_s
+from stream.core.churn import ChurnModel, Scorecard, next_band, sample_silence_s
 from stream.core.config import DAY, EngineConfig
 from stream.core.engine import Engine
 from stream.core.features import churn_features
@@ -76,14 +78,17 @@ def test_a_snapshot_waits_for_its_sampled_silence():
     assert counts(model) == (0, 0, 1)
 
 
-def test_purchase_within_the_horizon_labels_the_snapshot_not_churned():
+def test_purchase_within_the_horizon_labels_the_snapshot_not_churned_at_its_horizon():
     model = ChurnModel(CONFIG)
     profile = buyer("c1")
     taken = snapshot_time(profile)
     assess(model, profile, taken)
     buy(model, profile, taken + 10 * DAY)
-    labelled, churned, _ = counts(model)
-    assert (labelled, churned) == (1, 0)
+    assert counts(model) == (0, 0, 1)  # decided, learnt when the horizon passes
+    model.advance(0, taken + H - 1.0)
+    assert counts(model) == (0, 0, 1)
+    model.advance(0, taken + H)
+    assert counts(model) == (1, 0, 0)
 
 
 def test_silence_past_the_horizon_labels_the_snapshot_churned():
@@ -103,7 +108,24 @@ def test_a_purchase_seen_after_the_horizon_still_labels_churned():
     taken = snapshot_time(profile)
     assess(model, profile, taken)
     buy(model, profile, taken + H + DAY)
-    assert counts(model)[:2] == (1, 1)
+    model.advance(0, taken + H)
+    assert counts(model) == (1, 1, 0)
+
+
+def test_labels_are_learnt_in_the_order_their_snapshots_were_taken():
+    # A purchase decides a snapshot early, but it is learnt with the others taken at its
+    # time, so the labels learnt so far never over-represent recent purchases.
+    model = ChurnModel(CONFIG)
+    first, second = buyer("c1"), buyer("c2")
+    t1, t2 = sorted((snapshot_time(first), snapshot_time(second)))
+    early, late = (first, second) if snapshot_time(first) == t1 else (second, first)
+    assess(model, early, t1)
+    assess(model, late, t2)
+    buy(model, late, t2 + DAY)
+    model.advance(0, t1 + H)
+    assert counts(model) == (1, 1, 1)
+    model.advance(0, t2 + H)
+    assert counts(model) == (2, 1, 0)
 
 
 def test_a_late_purchase_from_before_the_snapshot_drops_it_unlabelled():
@@ -125,10 +147,18 @@ def test_a_late_purchase_from_before_the_snapshot_drops_it_unlabelled():
     assert model.metrics()["dropped_stale"] == 1
 
 
-def test_customers_silent_for_the_horizon_are_not_sampled():
+def test_long_silences_are_sampled_about_once_per_horizon():
+    # The model is asked about customers silent for years, so it learns from them too.
     model = ChurnModel(CONFIG)
-    assess(model, buyer("c1"), H + DAY)
-    assert counts(model) == (0, 0, 0)
+    profile = buyer("c1")
+    first = snapshot_time(profile)
+    for day in range(int(4 * H / DAY)):
+        now = day * DAY
+        model.advance(0, now)
+        assess(model, profile, now)
+    metrics = model.metrics()
+    assert metrics["snapshots"] == 4 if first < H / 2 else 3
+    assert (metrics["labelled"], metrics["labelled_churned"]) == (3, 3)
 
 
 def test_pending_snapshots_are_bounded_per_customer_and_in_all():
@@ -157,7 +187,7 @@ def test_page_views_wait_for_the_next_re_evaluation():
 
 def scripted(model: ChurnModel, probabilities: list[float]) -> None:
     script = iter(probabilities)
-    model.predict = lambda features: (next(script), "test/1")
+    model._probability = lambda values: next(script)
 
 
 def emitted_bands(config: EngineConfig, probabilities: list[float]) -> list[tuple[str, ...]]:
@@ -224,7 +254,7 @@ def test_cold_start_prior_rises_with_overdue_ratio():
     for silence_days in (1, 40, 70, 100, 150):
         risk = assess(model, buyer(f"c{silence_days}"), silence_days * DAY)[0]
         assert risk.model_version == "prior/1"
-        assert risk.top_features[0].feature in {"usual_gap_days", "overdue_ratio"}
+        assert risk.top_features[0].feature in {"usual_gap_log", "overdue_log"}
         probabilities.append(risk.probability)
     assert probabilities == sorted(probabilities)
     assert probabilities[0] < 0.33 and probabilities[-1] >= 0.66
@@ -241,18 +271,23 @@ def customer(r: random.Random, name: str, churner: bool) -> Profile:
     return buyer(name, frequency=r.randint(2, 8), complaints=complaints, nps=nps)
 
 
-def learn_population(model: ChurnModel, n: int, seed: int) -> None:
+def label(model: ChurnModel, profile: Profile, churner: bool, r: random.Random, **at: int) -> None:
+    """Snapshot ``profile`` at its sampled silence, then let its outcome happen."""
+    partition = at.get("partition", 0)
+    taken = at.get("taken", snapshot_time(profile))
+    assess(model, profile, taken, partition=partition)
+    if not churner:
+        buy(model, profile, taken + r.uniform(1, 80) * DAY, partition=partition)
+    model.advance(partition, taken + H)
+
+
+def learn_population(model: ChurnModel, n: int, seed: int, flip: bool = False) -> None:
     """Each customer on its own partition: a snapshot, then its outcome."""
     r = random.Random(seed)
     for i in range(n):
         churner = r.random() < 0.4
-        profile = customer(r, f"s{seed}-{i}", churner)
-        taken = snapshot_time(profile)
-        assess(model, profile, taken, partition=i)
-        if churner:
-            model.advance(i, taken + H)
-        else:
-            buy(model, profile, taken + r.uniform(1, 80) * DAY, partition=i)
+        profile = customer(r, f"s{seed}-{i}", churner != flip)
+        label(model, profile, churner, r, partition=seed * 100_000 + i)
 
 
 def held_out(n: int, seed: int) -> list[tuple[dict[str, float], int]]:
@@ -274,7 +309,7 @@ def auc(scored: list[tuple[float, int]]) -> float:
 
 
 def test_the_learnt_model_ranks_churners_first():
-    model = ChurnModel(CONFIG, warmup_labels=200, learning_rate=0.05)
+    model = ChurnModel(CONFIG, warmup_labels=200, blend_labels=200)
     test_set = held_out(400, seed=99)
     prior_auc = auc([(model.predict(x)[0], y) for x, y in test_set])
     learn_population(model, 1500, seed=1)
@@ -287,40 +322,129 @@ def test_the_learnt_model_ranks_churners_first():
     assert metrics["rolling_roc_auc"] > 0.7 and math.isfinite(metrics["log_loss"])
 
 
-def test_fast_scoring_matches_the_river_pipeline():
+def test_the_learnt_model_beats_recency_when_more_than_silence_matters():
+    """Frequent buyers come back even after long silences, one-off buyers rarely do; recency
+    alone cannot see that, the learnt model must."""
+    r = random.Random(11)
+
+    def draw(name: str) -> tuple[Profile, float, bool]:
+        frequency = r.choice([1, 1, 1, 2, 4, 8, 16])
+        silence = r.uniform(0, 2.5 * H)
+        z = 1.2 * silence / H - 0.8 * math.log2(frequency) + 0.3
+        profile = buyer(name, frequency=frequency)
+        profile.first_purchase_ts = -frequency * 20 * DAY
+        return profile, silence, r.random() < 1 / (1 + math.exp(-z))
+
+    model = ChurnModel(CONFIG)
+    for i in range(6000):
+        profile, silence, churner = draw(f"t{i}")
+        if silence >= sample_silence_s(profile.customer_id, 0.0, H):
+            label(model, profile, churner, r, partition=i, taken=silence)
+    assert model.metrics()["prior_share"] == 0.0
+    test_set = [draw(f"h{i}") for i in range(1500)]
+    recency = auc([(silence, churner) for _, silence, churner in test_set])
+    learnt = auc(
+        [
+            (model.predict(churn_features(profile, silence, CONFIG))[0], churner)
+            for profile, silence, churner in test_set
+        ]
+    )
+    assert learnt > recency + 0.05
+
+
+def test_the_prior_serves_until_warmup_then_fades_out_by_label_count():
+    model = ChurnModel(CONFIG, warmup_labels=100, blend_labels=400)
+    probe = churn_features(buyer("probe", frequency=1), 60 * DAY, CONFIG)
+    prior, version = model.predict(probe)
+    learn_population(model, 99, seed=12)
+    assert model.predict(probe) == (prior, version) == (prior, "prior/1")
+    learn_population(model, 1, seed=13)
+    assert model.metrics()["prior_share"] == 0.75
+    assert model.predict(probe)[1] == "logreg/1"
+    learn_population(model, 300, seed=14)
+    assert model.metrics()["prior_share"] == 0.0
+    z = model.model.log_odds(tuple(probe.values()))
+    assert model.predict(probe)[0] == round(1 / (1 + math.exp(-z)), 4)
+
+
+def test_fast_scoring_matches_river_on_the_standardised_features():
     model = ChurnModel(CONFIG, warmup_labels=10)
     learn_population(model, 100, seed=3)
     for features, _ in held_out(20, seed=4):
-        expected = model.model.pipeline.predict_proba_one(features)[True]
-        z = model.model.log_odds(features)
+        values = tuple(features.values())
+        expected = model.model.classifier.predict_proba_one(model.model.scaled(values))[True]
+        z = model.model.log_odds(values)
         assert 1 / (1 + math.exp(-z)) == pytest.approx(expected, abs=1e-12)
 
 
-def test_a_shift_in_what_predicts_churn_swaps_in_a_fresh_model():
-    model = ChurnModel(CONFIG, warmup_labels=200, learning_rate=0.05)
-    learn_population(model, 1000, seed=5)
+def test_a_shift_in_what_predicts_churn_swaps_in_a_challenger():
+    model = ChurnModel(CONFIG, blend_labels=500, challenge_labels=300)
+    learn_population(model, 1500, seed=5)
     assert model.metrics()["model_version"] == "logreg/1"
-    # Now the complainers are the ones who stay.
-    r = random.Random(6)
-    for i in range(1500):
-        churner = r.random() < 0.4
-        profile = customer(r, f"flip-{i}", not churner)
-        taken = snapshot_time(profile)
-        assess(model, profile, taken, partition=10_000 + i)
-        if churner:
-            model.advance(10_000 + i, taken + H)
-        else:
-            buy(model, profile, taken + DAY, partition=10_000 + i)
+    learn_population(model, 1500, seed=6, flip=True)  # now the complainers stay
     metrics = model.metrics()
-    assert metrics["drift_resets"] >= 1
-    assert metrics["model_version"] != "logreg/1"
+    assert metrics["drift_alarms"] >= 1 and metrics["drift_resets"] >= 1
+    assert metrics["model_version"] == f"logreg/{1 + metrics['drift_resets']}"
+    flipped = [(x, 1 - y) for x, y in held_out(400, seed=7)]
+    assert auc([(model.predict(x)[0], y) for x, y in flipped]) > 0.7
+
+
+class OneAlarm(drift.ADWIN):
+    """ADWIN that also reports one rising error at its ``at``-th update."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+        self.seen = 0
+
+    def update(self, x: float) -> None:
+        super().update(x)
+        self.seen += 1
+        if self.seen == self.at:
+            self._drift_detected = True
+
+    @property
+    def estimation(self) -> float:
+        return 1.0 if self.seen == self.at else float(super().estimation)
+
+
+def test_an_alarm_without_a_better_challenger_keeps_the_serving_model():
+    # On a steady population a fresh model is no better than one that has learnt far more
+    # of the same, so the challenger an alarm starts does not replace it.
+    model = ChurnModel(CONFIG, blend_labels=500, challenge_labels=200)
+    learn_population(model, 2000, seed=8)
+    model.drift = OneAlarm(at=10)
+    learn_population(model, 600, seed=9)
+    metrics = model.metrics()
+    assert (metrics["drift_alarms"], metrics["drift_resets"]) == (1, 0)
+    assert model.challenger is None and metrics["model_version"] == "logreg/1"
+
+
+def test_scorecard_auc_is_exact_overall_and_over_the_window():
+    r = random.Random(21)
+    scored = [
+        (round(r.random() ** (2 if y else 1), 2), y) for y in (r.random() < 0.3 for _ in range(600))
+    ]
+    card = Scorecard(window=250)
+    for probability, y in scored:
+        card.update(int(y), probability)
+    figures = card.figures()
+    assert figures["roc_auc"] == pytest.approx(auc(scored), abs=1e-12)
+    assert figures["rolling_roc_auc"] == pytest.approx(auc(scored[-250:]), abs=1e-12)
+    losses = [
+        -math.log(p if y else 1 - p)
+        for p, y in ((min(max(p, 1e-6), 1 - 1e-6), y) for p, y in scored)
+    ]
+    assert figures["log_loss"] == pytest.approx(sum(losses) / 600)
+    assert figures["rolling_log_loss"] == pytest.approx(sum(losses[-250:]) / 250)
+    assert math.isnan(Scorecard().figures()["roc_auc"])
 
 
 # -- state ----------------------------------------------------------------------------------
 
 
 def test_state_round_trip_continues_identically():
-    model = ChurnModel(CONFIG, warmup_labels=50)
+    model = ChurnModel(CONFIG, warmup_labels=50, blend_labels=150)
     learn_population(model, 300, seed=7)
     waiting = buyer("waiting")
     taken = snapshot_time(waiting)
@@ -341,6 +465,12 @@ def test_state_for_another_horizon_is_refused():
     data = ChurnModel(CONFIG).to_bytes()
     with pytest.raises(ValueError, match="60"):
         ChurnModel.from_bytes(data, EngineConfig(churn_horizon_days=60))
+
+
+def test_state_in_the_older_format_is_refused():
+    older = pickle.dumps((1, {"horizon_s": H}))
+    with pytest.raises(ValueError, match="older format"):
+        ChurnModel.from_bytes(older, CONFIG)
 
 
 # -- through the engine ---------------------------------------------------------------------
@@ -373,7 +503,7 @@ def run_engine(events: list, model: ChurnModel) -> tuple[Engine, list[ChurnRisk]
 
 def test_engine_learns_from_purchases_and_silence():
     events = shop_history()
-    model = ChurnModel(CONFIG, warmup_labels=20, learning_rate=0.1)
+    model = ChurnModel(CONFIG, warmup_labels=20, blend_labels=20)
     engine, risks = run_engine(events, model)
     metrics = model.metrics()
     assert 0 < metrics["labelled_churned"] < metrics["labelled"]
@@ -383,7 +513,7 @@ def test_engine_learns_from_purchases_and_silence():
     assert all(bands[f"lapser{i}"] == "high" for i in range(30))
     assert len({risk.event_id for risk in risks}) == len(risks)
 
-    _, again = run_engine(events, ChurnModel(CONFIG, warmup_labels=20, learning_rate=0.1))
+    _, again = run_engine(events, ChurnModel(CONFIG, warmup_labels=20, blend_labels=20))
     assert [r.model_dump() for r in again] == [r.model_dump() for r in risks]
 
 
