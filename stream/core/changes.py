@@ -28,6 +28,7 @@ from stream.core.rfm import recency_days
 Model = TypeVar("Model", bound=BaseModel)
 
 _set = object.__setattr__
+_fields_set: dict[type[BaseModel], frozenset[str]] = {}
 
 
 def trusted(model: type[Model], values: dict[str, Any]) -> Model:
@@ -37,10 +38,12 @@ def trusted(model: type[Model], values: dict[str, Any]) -> Model:
     the types validation would have produced (floats for float fields, aware datetimes).
     """
     made = object.__new__(model)
-    fields_set = set(values)
-    fields_set.discard("schema_version")  # a default, as validation would leave it
+    fields_set = _fields_set.get(model)
+    if fields_set is None:
+        # A default, as validation would leave it.
+        fields_set = _fields_set[model] = frozenset(model.model_fields) - {"schema_version"}
     _set(made, "__dict__", values)
-    _set(made, "__pydantic_fields_set__", fields_set)
+    _set(made, "__pydantic_fields_set__", set(fields_set))
     _set(made, "__pydantic_extra__", None)
     _set(made, "__pydantic_private__", None)
     return made

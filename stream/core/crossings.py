@@ -49,14 +49,24 @@ class CrossingIndex:
         for bucket_of, files, old_key, new_key in zip(
             _BUCKETS, self._files, old or (None,) * 3, new or (None,) * 3, strict=True
         ):
+            if old_key == new_key:
+                continue
+            new_bucket = None if new_key is None else bucket_of(new_key)
             if old_key is not None:
-                members = files.get(bucket_of(old_key))
+                old_bucket = bucket_of(old_key)
+                if old_bucket == new_bucket:
+                    continue
+                members = files.get(old_bucket)
                 if members is not None:
                     members.discard(customer_id)
                     if not members:
-                        del files[bucket_of(old_key)]
-            if new_key is not None:
-                files.setdefault(bucket_of(new_key), set()).add(customer_id)
+                        del files[old_bucket]
+            if new_bucket is not None:
+                members = files.get(new_bucket)
+                if members is None:
+                    files[new_bucket] = {customer_id}
+                else:
+                    members.add(customer_id)
 
     def crossed(self, old: Cuts, new: Cuts) -> set[str]:
         found: set[str] = set()

@@ -36,7 +36,7 @@ So a tick costs the customers who are due, never a scan of everyone.
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping, Sequence
+from collections.abc import MutableMapping
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -50,7 +50,7 @@ from stream.core.crossings import CrossingIndex
 from stream.core.due import DueIndex
 from stream.core.profile import Profile, decayed_add
 from stream.core.satisfaction import satisfaction
-from stream.core.scores import Cuts, Population, RfmKeys, Scores
+from stream.core.scores import Cuts, Population, RfmKeys, Scores, rfm_keys
 from stream.core.segments import rfm_segment
 
 Output = SegmentChange | ChurnRisk
@@ -208,7 +208,6 @@ class Engine:
                 state.rescored.add(customer_id)
             purchased = rescore = not event.refund
             stage = True
-            cause = f"purchase {event.order_id}"
         elif isinstance(event, Interaction):
             self._apply_interaction(profile, event, ts)
             # R, F and M do not move; the stage only through the spend-and-engagement rule.
@@ -219,11 +218,9 @@ class Engine:
                 or profile.lifecycle_stage is None
                 or lifecycle.reads_engagement(profile, self.config)
             )
-            cause = f"{event.type} via {event.channel}"
         else:
             feel = rescore = self._apply_survey(profile, event, ts)
             stage = rescore or due or profile.lifecycle_stage is None
-            cause = f"survey {event.survey_id}"
         if stage:
             outputs += self._evaluate(
                 profile,
@@ -234,7 +231,7 @@ class Engine:
                 feel=feel,
                 rescore=rescore or (due and self._recheck_due(profile, now)),
                 purchased=purchased,
-                cause=cause,
+                cause=_cause(event),
                 cause_id=event.event_id,
                 cause_ts=ts,
                 emitted_at=emitted_at,
@@ -326,13 +323,35 @@ class Engine:
         cause_id = f"tick:{now:.0f}"
         profiles = self.profiles
         window_s = self._window_s
+        score_moves = self._score_moves
         for customer_id in order:
             profile = profiles.get(customer_id)
             if profile is None:
                 continue
-            is_due = due_now is None or customer_id in due_now
+            if due_now is not None and customer_id not in due_now:
+                # Swept only: the scores are all that can have moved.
+                last = profile.last_purchase_ts
+                if last is None or thresholds is None:
+                    continue
+                if thresholds is not swept_with:
+                    state.rescored.add(customer_id)
+                scored = thresholds.score(rfm_keys(last, profile.frequency, profile.monetary))
+                moves = score_moves(profile, scored, "re-evaluation")
+                if moves is None:
+                    continue
+                if moves:
+                    outputs += segment_changes(
+                        profile,
+                        moves,
+                        now=now,
+                        cause_id=cause_id,
+                        cause_ts=now,
+                        emitted_at=emitted_at,
+                    )
+                profiles[customer_id] = profile
+                continue
             keys = rfm.keys(profile)
-            expired = is_due and window_s is not None and rfm.expire(profile, now, window_s)
+            expired = window_s is not None and rfm.expire(profile, now, window_s)
             if expired:
                 old_keys, keys = keys, rfm.keys(profile)
                 self._place(state, customer_id, old_keys, keys)
@@ -343,26 +362,20 @@ class Engine:
                 if thresholds is not swept_with:
                     state.rescored.add(customer_id)
             before = _stored_scores(profile)
-            changed: Sequence[Output]
-            if is_due:
-                changed = self._evaluate(
-                    profile,
-                    partition,
-                    state,
-                    now,
-                    scores,
-                    feel=False,
-                    rescore=expired or self._recheck_due(profile, now),
-                    purchased=False,
-                    cause="re-evaluation",
-                    cause_id=cause_id,
-                    cause_ts=now,
-                    emitted_at=emitted_at,
-                )
-            elif scores is not None:
-                changed = self._rescore(profile, scores, "re-evaluation", now, cause_id, emitted_at)
-            else:
-                continue
+            changed = self._evaluate(
+                profile,
+                partition,
+                state,
+                now,
+                scores,
+                feel=False,
+                rescore=expired or self._recheck_due(profile, now),
+                purchased=False,
+                cause="re-evaluation",
+                cause_id=cause_id,
+                cause_ts=now,
+                emitted_at=emitted_at,
+            )
             if changed:
                 outputs += changed
                 profiles[customer_id] = profile
@@ -398,30 +411,14 @@ class Engine:
 
     # -- evaluation ---------------------------------------------------------------------
 
-    def _rescore(
-        self,
-        profile: Profile,
-        scores: Scores,
-        cause: str,
-        now: float,
-        cause_id: str,
-        emitted_at: datetime,
-    ) -> list[SegmentChange]:
-        """Store new scores; the segment changes for the dimensions they moved."""
-        moves = self._score_moves(profile, scores, cause)
-        if not moves:
-            return []
-        return segment_changes(
-            profile, moves, now=now, cause_id=cause_id, cause_ts=now, emitted_at=emitted_at
-        )
-
     @staticmethod
-    def _score_moves(profile: Profile, scores: Scores, cause: str) -> list[Move]:
+    def _score_moves(profile: Profile, scores: Scores, cause: str) -> list[Move] | None:
+        """Store new scores; the dimensions they moved (None: no score changed at all)."""
         # Reasons are only written for dimensions that moved: most evaluations move none.
         r, f, m, tier = scores
         old_r, old_f, old_m = profile.r_score, profile.f_score, profile.m_score
         if r == old_r and f == old_f and m == old_m and tier == profile.value_tier:
-            return []
+            return None
         profile.r_score, profile.f_score, profile.m_score = r, f, m
         moves: list[Move] = []
         old = profile.rfm_segment
@@ -456,7 +453,7 @@ class Engine:
         """Re-score (when ``scores`` are given), assess the lifecycle stage, satisfaction
         (``feel``) and the churn risk (``rescore``, or the stage moved), and reschedule."""
         config = self.config
-        moves = self._score_moves(profile, scores, cause) if scores is not None else []
+        moves = (self._score_moves(profile, scores, cause) if scores is not None else None) or []
         stage = lifecycle.assess(profile, now, config)
         old = profile.lifecycle_stage
         if old != stage.stage:
@@ -508,6 +505,15 @@ class Engine:
             profile.next_due = None
             state.due.discard(customer_id)
         return outputs
+
+
+def _cause(event: AnyInput) -> str:
+    """How a reason names the input that caused it."""
+    if isinstance(event, Purchase):
+        return f"purchase {event.order_id}"
+    if isinstance(event, Interaction):
+        return f"{event.type} via {event.channel}"
+    return f"survey {event.survey_id}"
 
 
 def _stored_scores(profile: Profile) -> tuple[object, ...]:

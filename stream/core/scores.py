@@ -14,6 +14,7 @@ buyer costs O(log range); nothing is ever sorted. Re-scoring many silent buyers 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 from typing import NamedTuple
 
 from stream.core.counts import CountTree
@@ -44,6 +45,11 @@ class Scores(NamedTuple):
     tier: str
 
 
+# Building the named tuples the way ``_make`` does, without their Python-level ``__new__``:
+# keys and scores are made hundreds of thousands of times.
+_new_keys: Callable[[type[RfmKeys], tuple[int, int, int]], RfmKeys] = tuple.__new__
+_new_scores: Callable[[type[Scores], tuple[int, int, int, str]], Scores] = tuple.__new__
+
 _RECENCY_BITS, _FREQUENCY_BITS, _MONETARY_BITS = 36, 24, 44
 _LAST_RECENCY = (1 << _RECENCY_BITS) - 1
 _LAST_FREQUENCY = (1 << _FREQUENCY_BITS) - 1
@@ -62,7 +68,7 @@ def rfm_keys(last_purchase_ts: float, frequency: int, monetary: float) -> RfmKey
     cents = round(monetary * 100)
     if not 0 <= cents <= _LAST_MONETARY:
         cents = 0 if cents < 0 else _LAST_MONETARY
-    return RfmKeys(last, min(frequency, _LAST_FREQUENCY), cents)
+    return _new_keys(RfmKeys, (last, min(frequency, _LAST_FREQUENCY), cents))
 
 
 def _quintile(below: int, total: int) -> int:
@@ -114,8 +120,7 @@ class Population:
             # the count); a tree whose key stays put is left alone.
             for tree, old_key, new_key in zip(trees, old, new, strict=True):
                 if old_key != new_key:
-                    tree.add(old_key, -1)
-                    tree.add(new_key, 1)
+                    tree.move(old_key, new_key)
 
     def score(self, keys: RfmKeys) -> Scores:
         """Scores of a buyer who is counted in this population (from the cut points when
@@ -173,9 +178,12 @@ class Thresholds:
                 tier = name
                 break
         # Cut points ascend, so the number a value exceeds is where it would be inserted.
-        return Scores(
-            1 + bisect_left(self._recency, last_purchase_s),
-            1 + bisect_left(self._frequency, frequency),
-            1 + bisect_left(self._monetary, monetary),
-            tier,
+        return _new_scores(
+            Scores,
+            (
+                1 + bisect_left(self._recency, last_purchase_s),
+                1 + bisect_left(self._frequency, frequency),
+                1 + bisect_left(self._monetary, monetary),
+                tier,
+            ),
         )

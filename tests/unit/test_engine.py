@@ -189,3 +189,26 @@ def test_outputs_built_without_validation_satisfy_the_models_and_json_schemas():
         rebuilt = type(output)(**{k: v for k, v in output if k != "schema_version"})
         assert rebuilt == output and rebuilt.model_fields_set == output.model_fields_set
         validators[type(output)].validate(json.loads(text))
+
+
+def test_interactions_leave_scores_to_the_sweep():
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    for i in range(50):
+        engine.process(purchase(f"c{i}", i / 10, 10 + i), 0, EMITTED)
+    engine.tick(0, EMITTED, wall_ts=engine.clock(0).now + 86_400)
+    top = engine.profiles["c49"]
+    stored = (top.r_score, top.f_score, top.m_score, top.rfm_segment)
+    # Newcomers, later and bigger, move the cut points past the top customer's values; their
+    # page view scores them against nobody.
+    for i in range(50):
+        engine.process(purchase(f"new{i}", 6, 500 + i), 0, EMITTED)
+    result = engine.process(interaction("c49", 6), 0, EMITTED)
+    assert result.outputs == []
+    assert (top.r_score, top.f_score, top.m_score, top.rfm_segment) == stored
+    # The next sweep re-scores everyone a cut crossed, exactly.
+    changes = engine.tick(0, EMITTED, wall_ts=engine.clock(0).now + 86_400)
+    assert "c49" in {c.customer_id for c in changes}
+    for cid, profile in engine.profiles.items():
+        scores = engine.population.score(rfm.keys(profile))
+        assert (profile.r_score, profile.f_score, profile.m_score) == scores[:3], cid
+        assert profile.value_tier == scores.tier

@@ -57,3 +57,18 @@ def test_new_then_growing_then_mature():
         stages += [c.to for c in result.outputs if c.dimension == "lifecycle_stage"]
     assert stages[:2] == ["new", "growing"]
     assert stages[-1] == "mature"
+
+
+def test_a_fast_buyer_matures_when_their_pace_fades_with_no_input():
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    days = [i * 30.0 for i in range(8)] + [211.0, 212.0, 213.0, 214.0]
+    for day in days:
+        engine.process(purchase("c", day), 0, EMITTED)
+    assert engine.profiles["c"].lifecycle_stage == "growing"
+    moves = []
+    day = days[-1]
+    while not moves:
+        day += 0.25
+        moves = [(c.from_, c.to) for c in engine.tick(0, EMITTED, wall_ts=at(day).timestamp())]
+    assert moves == [("growing", "mature")]
+    assert day - days[-1] < 30

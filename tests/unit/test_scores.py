@@ -76,3 +76,17 @@ def test_value_tier_pyramid_on_one_hundred_buyers():
     assert tiers.count("major") == 4
     assert tiers.count("ordinary") == 15
     assert tiers.count("small") == 80
+
+
+@given(st.lists(st.integers(0, 255), min_size=1, max_size=60), st.data())
+def test_count_tree_move_equals_remove_then_add(keys, data):
+    moved, reference = CountTree(bits=8), CountTree(bits=8)
+    for key in keys:
+        moved.add(key)
+        reference.add(key)
+    old = data.draw(st.sampled_from(keys))
+    new = data.draw(st.integers(0, 255))
+    moved.move(old, new)
+    reference.add(old, -1)
+    reference.add(new, 1)
+    assert moved._tree == reference._tree and moved.total == reference.total
