@@ -211,17 +211,23 @@ class Learner:
         """1 / standard deviation, per feature (0 while it has not varied)."""
         self._cache: tuple[list[float], float] | None = None
 
-    def learn(self, values: tuple[float, ...], label: int) -> None:
+    def learn(self, values: tuple[float, ...], label: int) -> float:
+        """Learn one label; returns the log-odds the model gave it just before, read in the
+        same pass (progressive validation without refolding the coefficients per label)."""
+        weights = self.classifier.weights
+        log_odds = float(self.classifier.intercept)
         self.learned = n = self.learned + 1
         means, squares, inverse_stds = self.means, self.squares, self.inverse_stds
-        for i, value in enumerate(values):
+        for i, (name, value) in enumerate(zip(FEATURE_NAMES, values, strict=True)):
             mean = means[i]
             delta = value - mean
+            log_odds += weights.get(name, 0.0) * delta * inverse_stds[i]
             means[i] = mean = mean + delta / n
             squares[i] = square = squares[i] + delta * (value - mean)
             inverse_stds[i] = math.sqrt(n / square) if square > 0.0 else 0.0
         self.classifier.learn_one(self.scaled(values), bool(label))
         self._cache = None
+        return log_odds
 
     def scaled(self, values: tuple[float, ...]) -> dict[str, float]:
         """What the regression sees: each feature standardised."""
@@ -235,14 +241,15 @@ class Learner:
                 weights.get(name, 0.0) * scale
                 for name, scale in zip(FEATURE_NAMES, self.inverse_stds, strict=True)
             ]
-            shift = math.fsum(map(operator.mul, slopes, self.means))
-            intercept = self.classifier.intercept - shift
+            shift = sum(map(operator.mul, slopes, self.means))
+            intercept = float(self.classifier.intercept) - shift
             self._cache = slopes, intercept
         return self._cache
 
     def log_odds(self, values: tuple[float, ...]) -> float:
         slopes, intercept = self._coefficients()
-        return intercept + math.fsum(map(operator.mul, values, slopes))
+        weighted: float = sum(map(operator.mul, values, slopes))
+        return intercept + weighted
 
     def contributions(self, values: tuple[float, ...]) -> list[float]:
         """Per feature, how far it moves the log-odds from an average customer's."""
@@ -366,8 +373,8 @@ class ChurnModel:
         max_pending: int = 200_000,
         learning_rate: float = 0.05,
         l2: float = 1e-4,
-        drift_delta: float = 1e-5,
-        challenge_labels: int = 1000,
+        drift_delta: float = 1e-7,
+        challenge_labels: int = 500,
     ) -> None:
         self.config = config
         self.horizon_s = config.churn_horizon_s
@@ -542,17 +549,20 @@ class ChurnModel:
         heapq.heappush(waiting.decided, (snapshot, 1 if churned else 0))
 
     def _learn(self, values: tuple[float, ...], label: int) -> None:
-        probability = self._probability(values)
+        model = self.model
+        z = model.learn(values, label)
+        weight = self.weight
+        if weight < 1.0:
+            prior = sum(prior_log_odds(values, self.config.churn_horizon_days))
+            z = prior + weight * (z - prior)
+        probability = round(_sigmoid(z), 4)
         self.scorecard.update(label, probability)
         self.counts["labelled"] += 1
         self.counts["labelled_churned"] += label
-        if self.weight == 1.0:
+        if weight == 1.0:
             self._watch(values, label, probability)
-        model = self.model
-        model.learn(values, label)
-        learned = model.learned
-        if learned >= self.warmup_labels and self.weight < 1.0:
-            self.weight = min(1.0, learned / self.blend_labels)
+        elif model.learned >= self.warmup_labels:
+            self.weight = min(1.0, model.learned / self.blend_labels)
             self.model_version = f"logreg/{self.generation}"
 
     def _watch(self, values: tuple[float, ...], label: int, probability: float) -> None:
@@ -566,11 +576,12 @@ class ChurnModel:
                 self.challenger = Learner(self.learning_rate, self.l2)
                 self.challenge_losses = [0.0, 0.0]
             return
-        if challenger.learned >= self.challenge_labels:
+        compared = challenger.learned >= self.challenge_labels
+        z = challenger.learn(values, label)
+        if compared:
             losses = self.challenge_losses
             losses[0] += _log_loss(label, probability)
-            losses[1] += _log_loss(label, round(_sigmoid(challenger.log_odds(values)), 4))
-        challenger.learn(values, label)
+            losses[1] += _log_loss(label, round(_sigmoid(z), 4))
         if challenger.learned >= 2 * self.challenge_labels:
             self.challenger = None
             self.drift = drift.ADWIN(delta=self.drift.delta)
