@@ -2,11 +2,13 @@
 
 A river logistic regression (on standardised features from :mod:`stream.core.features`)
 learns online from delayed labels. Now and then the model keeps a *snapshot* of a customer's
-features at the partition's clock ``t``; the snapshot is labelled once its outcome is known:
+features at the partition's clock ``t``, labelled
 
 - ``0`` when the customer buys again within H days after ``t`` (the engine says so with
   ``purchased=True``),
-- ``1`` when the clock passes ``t + H`` with no purchase (:meth:`ChurnModel.advance`).
+- ``1`` when the clock passes ``t + H`` with no purchase (:meth:`ChurnModel.advance`),
+
+and learnt when the clock passes ``t + H`` either way (:class:`Waiting` says why).
 
 Which snapshots: the model is asked about every buyer at whatever silence they are in, so it
 must learn from every silence, long lapses included (learning only from the first H days of
@@ -359,7 +361,8 @@ class ChurnModel:
 
     ``warmup_labels``: labels learnt before the model is blended with the prior;
     ``blend_labels``: labels after which it serves alone. ``max_pending``: snapshots held in
-    all. ``learning_rate`` and ``l2``: the SGD logistic regression's. ``drift_delta``: ADWIN's
+    all. ``learning_rate``: the SGD logistic regression's first step (then shrinking like
+    ``1 / sqrt(labels)``); ``l2``: its penalty. ``drift_delta``: ADWIN's
     confidence (smaller: fewer, surer alarms); ``challenge_labels``: how long a challenger
     learns, then how long it is compared, after an alarm.
     """
