@@ -46,14 +46,19 @@ class BatchConsumer(faust_aiokafka.Consumer):
         stopped, fetcher_stopped = self._stopped.is_set, fetcher._stopped.is_set
         try:
             while not (stopped() or fetcher_stopped()):
-                generation = app.consumer_generation_id
                 records, active = await self._wait_next_records(1.0)
+                # The generation the fetch belongs to is read once it is back, as
+                # Consumer.getmany does: the wait above spans a whole rebalance while flow is
+                # stopped, and a generation read before it would drop the first fetch after
+                # the rebalance. That fetch holds the changelog records table recovery waits
+                # for, and nothing seeks them back, so recovery would never complete.
+                generation = app.consumer_generation_id
                 await self.sleep(0)
                 if not records or self.should_stop:
                     continue
                 # As Consumer.getmany does: a fetch made while flow is stopped is dropped and
                 # the consumer seeks back to the committed offsets, so nothing is skipped; a
-                # fetch from an older generation is dropped (the rebalance seeks).
+                # fetch overtaken by a rebalance is dropped (the rebalance seeks).
                 if not self.flow_active:
                     await self.perform_seek()
                     continue
@@ -74,9 +79,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     if not recs:
                         continue
                     if tp.topic not in handler.topics:
-                        # Anything else Faust reads (table changelogs after recovery) keeps
-                        # the ordinary per-message path.
+                        # Anything else Faust reads (table changelogs, in recovery and as
+                        # standbys) keeps the ordinary per-message path. It awaits, so a
+                        # rebalance can start meanwhile: then stop, as Consumer.getmany does.
                         for record in recs:
+                            if not self.flow_active or generation != app.consumer_generation_id:
+                                break
                             await self.wait_first(
                                 self.callback(self._to_message(tp, record)),
                                 self.suspend_flow.wait(),
@@ -84,10 +92,13 @@ class BatchConsumer(faust_aiokafka.Consumer):
                             read_offset[tp] = record.offset
                         continue
                     batch[tp] = recs
-                    read_offset[tp] = recs[-1].offset + 1
                     if app.monitor is not None:
                         app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-                if batch:
+                # A batch overtaken by a rebalance is left for the seek to committed offsets
+                # that ends the rebalance: its partitions' state may be gone already.
+                if batch and self.flow_active and generation == app.consumer_generation_id:
+                    for tp, recs in batch.items():
+                        read_offset[tp] = recs[-1].offset + 1
                     await handler.process(batch)
                     if self._commit_every is not None and self._n_acked >= self._commit_every:
                         self._n_acked = 0
