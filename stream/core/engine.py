@@ -141,8 +141,13 @@ class Engine:
         return self.partition(partition).clock
 
     def adopt(self, profile: Profile, partition: int) -> None:
-        """Count a profile recovered from storage (a partition assigned to this engine)."""
+        """Count a profile recovered from storage (a partition assigned to this engine).
+
+        The partition's clock resumes from the newest event its profiles saw, so silence
+        keeps being measured across a restart or a rebalance.
+        """
         state = self.partition(partition)
+        state.clock.observe(profile.last_event_ts)
         self._place(state, profile.customer_id, None, rfm.keys(profile))
         if profile.next_due is not None:
             state.due.schedule(profile.customer_id, profile.next_due)

@@ -212,3 +212,13 @@ def test_interactions_leave_scores_to_the_sweep():
         scores = engine.population.score(rfm.keys(profile))
         assert (profile.r_score, profile.f_score, profile.m_score) == scores[:3], cid
         assert profile.value_tier == scores.tier
+
+
+def test_adopting_stored_profiles_restores_the_partition_clock():
+    engine = Engine(EngineConfig(allowed_lateness_s=60))
+    engine.process(purchase("a", 1), 2, EMITTED)
+    engine.process(purchase("b", 5), 2, EMITTED)
+    restarted = Engine(EngineConfig(allowed_lateness_s=60))
+    for profile in engine.profiles.values():
+        restarted.adopt(Profile.from_state(profile.to_state()), 2)
+    assert restarted.clock(2).now == engine.clock(2).now
