@@ -157,6 +157,8 @@ class Pipeline:
     async def on_revoked(self, revoked: set[TP]) -> None:
         async with self.lock:
             if self.engine is not None:
+                for partition in {tp.partition for tp in revoked if tp.topic in self.topics}:
+                    self.engine.drop_partition(partition)
                 self.save_churn()
             # Eager rebalancing revokes everything: rebuild from the table after recovery.
             self.engine = None
