@@ -24,6 +24,7 @@ COMMANDS = (
     "stream.tools.lag_cmd",
     "stream.tools.worker_cmd",
     "stream.tools.demo",
+    "stream.tools.profile_cmd",
     "stream.tools.bench",
     "stream.tools.replay",
     "stream.tools.backtest",

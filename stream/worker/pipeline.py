@@ -335,8 +335,8 @@ class Pipeline:
         metrics.set_lag(lag)
         if isinstance(engine.churn, ChurnModel):
             figures = engine.churn.metrics()
-            metrics.churn_log_loss.set(figures.get("log_loss", float("nan")))
-            metrics.churn_roc_auc.set(figures.get("roc_auc", float("nan")))
+            metrics.churn_log_loss.set(figures.get("rolling_log_loss", float("nan")))
+            metrics.churn_roc_auc.set(figures.get("rolling_roc_auc", float("nan")))
             metrics.churn_labelled.set(figures.get("labelled", 0))
             metrics.churn_pending.set(figures.get("pending", 0))
 

@@ -16,6 +16,7 @@ import orjson
 import pytest
 import yaml
 
+from stream.cli import main
 from stream.tools.generate import generate
 from stream.worker.producing import Partitioner
 from tests.integration.harness import deployment
@@ -128,7 +129,7 @@ def _owned(metrics: dict[str, float], topic: str) -> set[int]:
     return {int(m.group(1)) for m in found if m}
 
 
-def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop):
+def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop, capsys):
     workload = generate(customers=400, events=4000, days=90, seed=9)
     shop.produce_events(workload.events)
     purchases = [
@@ -169,3 +170,11 @@ def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop):
             got = answers[0]
             agree += (got["r_score"], got["f_score"], got["m_score"]) == (want.r, want.f, want.m)
         assert agree >= 0.97 * len(exact), f"{agree}/{len(exact)} agree with the batch"
+        # `stream profile ID` prints the same profile, asking either worker.
+        customer = next(iter(exact))
+        capsys.readouterr()
+        assert main(["profile", customer, "--url", two.url]) == 0
+        assert orjson.loads(capsys.readouterr().out) == orjson.loads(
+            one.get(f"/customers/{customer}")
+        )
+        assert main(["profile", "nobody-at-all", "--url", one.url]) == 1

@@ -1,0 +1,48 @@
+"""``stream profile ID``: print a customer's current profile as JSON.
+
+Asks a running worker (``--url``, default http://STREAM_WEB_HOST:STREAM_WEB_PORT); any worker
+answers, because requests are routed to the one that owns the customer's partition. Exit 0
+when found, 1 when the customer is unknown, 3 when no worker answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from stream.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "profile",
+        help="print a customer's current profile from a running worker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("customer_id", metavar="ID")
+    parser.add_argument("--url", help="a worker's base URL (default from STREAM_WEB_HOST/PORT)")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="default 10")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    base = args.url or f"http://{settings.web_host}:{settings.web_port}"
+    url = f"{base.rstrip('/')}/customers/{urllib.parse.quote(args.customer_id, safe='')}"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as answer:
+            profile = json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode(errors="replace")
+        message = json.loads(body).get("error", body) if body.startswith("{") else body
+        print(f"stream profile: {message}", file=sys.stderr)
+        return 1 if exc.code == 404 else 3
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"stream profile: no worker answered at {base} ({exc})", file=sys.stderr)
+        return 3
+    print(json.dumps(profile, indent=2))
+    return 0
