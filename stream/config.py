@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 from stream.core.config import EngineConfig
 
@@ -19,28 +20,21 @@ class ConfigError(ValueError):
 
 EMBEDDED_PORT = 19092
 
+N = TypeVar("N", int, float)
+
 
 def _get(name: str, default: str) -> str:
     return os.environ.get(name, default).strip()
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
+def _number(name: str, default: N, minimum: N) -> N:
     raw = _get(name, str(default))
+    kind = type(default)
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
-    return value
-
-
-def _float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = _get(name, str(default))
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {what}") from None
     if value < minimum:
         raise ConfigError(f"{name}={value} must be at least {minimum}")
     return value
@@ -131,21 +125,21 @@ class Settings:
         )
         settings = cls(
             broker=_get("STREAM_BROKER", cls.broker),
-            embedded_port=_int("STREAM_EMBEDDED_PORT", EMBEDDED_PORT, 1),
+            embedded_port=_number("STREAM_EMBEDDED_PORT", EMBEDDED_PORT, 1),
             app_id=_get("STREAM_APP_ID", cls.app_id),
-            partitions=_int("STREAM_PARTITIONS", cls.partitions, 1),
-            replication=_int("STREAM_REPLICATION", cls.replication, 1),
+            partitions=_number("STREAM_PARTITIONS", cls.partitions, 1),
+            replication=_number("STREAM_REPLICATION", cls.replication, 1),
             store=_choice("STREAM_STORE", cls.store, ("rocksdb", "memory")),
             clock=_choice("STREAM_CLOCK", cls.clock, ("live", "event")),
             data_dir=Path(_get("STREAM_DATA_DIR", str(cls.data_dir))),
-            web_port=_int("STREAM_WEB_PORT", cls.web_port, 1),
+            web_port=_number("STREAM_WEB_PORT", cls.web_port, 1),
             web_host=_get("STREAM_WEB_HOST", cls.web_host),
-            session_timeout_s=_float("STREAM_SESSION_TIMEOUT_S", cls.session_timeout_s, 10.0),
+            session_timeout_s=_number("STREAM_SESSION_TIMEOUT_S", cls.session_timeout_s, 10.0),
             log_level=_choice(
                 "STREAM_LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
             log_format=_choice("STREAM_LOG_FORMAT", cls.log_format, ("json", "text")),
-            max_payload_bytes=_int("STREAM_MAX_PAYLOAD_BYTES", cls.max_payload_bytes, 1),
+            max_payload_bytes=_number("STREAM_MAX_PAYLOAD_BYTES", cls.max_payload_bytes, 1),
             topics=topics,
             engine=EngineConfig.from_mapping(
                 {
