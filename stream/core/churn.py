@@ -15,10 +15,11 @@ must learn from every silence, long lapses included (learning only from the firs
 silence taught it that long-lapsed one-time buyers are safe). A customer is snapshotted once
 their silence since the last purchase reaches an offset drawn uniformly from ``[0, H)`` by
 hashing the customer and that purchase, then again each time the previous snapshot is
-labelled, so about once every H days of silence for as long as it lasts. Across the population
-that samples customer-days evenly, which is what the model is asked about, and a replay
-samples the same snapshots. Memory is bounded: at most one pending snapshot per customer and
-``max_pending`` in all (what does not fit is counted, not kept).
+labelled, so once every H days of silence for as long as it lasts. The engine evaluates the
+customer at those moments (:meth:`ChurnModel.next_look`), not just at their next re-check.
+Across the population that samples customer-days evenly, which is what the model is asked
+about, and a replay samples the same snapshots. Memory is bounded: at most one pending
+snapshot per customer and ``max_pending`` in all (what does not fit is counted, not kept).
 
 Each label is first predicted, then learnt (progressive validation), feeding log loss and ROC
 AUC, overall and over the last ``ROLLING_WINDOW`` labels (:class:`Scorecard`).
@@ -491,6 +492,18 @@ class ChurnModel:
             self.pending_count -= 1
             snapshot, label = found
             self._learn(snapshot.values, label)
+
+    def next_look(self, profile: Profile, partition: int) -> float:
+        # The next snapshot is due at its sampled silence, or once the open one is labelled;
+        # scheduling it keeps the sampling even however sparse the re-checks are.
+        last = profile.last_purchase_ts
+        if last is None:
+            return math.inf
+        waiting = self.waiting.get(partition)
+        snapshot = waiting.open.get(profile.customer_id) if waiting else None
+        if snapshot is not None:
+            return snapshot.taken_at + self.horizon_s
+        return last + sample_silence_s(profile.customer_id, last, self.horizon_s)
 
     # -- scoring ------------------------------------------------------------------------
 

@@ -23,8 +23,10 @@ change, and only for what can:
 
 - their lifecycle stage would change (``lifecycle.assess`` says exactly when): the stage,
   and the churn risk with it;
-- their churn risk is due its re-check, every half usual gap since it was last scored, at
-  least one interval apart: the stage and the churn risk;
+- their churn risk is due its re-check: half a usual gap after it was last scored, or half
+  the silence it was scored at if longer (the churn features grow like the log of the
+  silence, so checks spaced in proportion to it each move the risk alike), and at least one
+  interval apart; or the churn model wants a snapshot of them: the stage and the churn risk;
 - once per re-evaluation interval, a sweep compares the score cut points with the previous
   sweep's and re-scores the customers whose values a cut crossed (``crossings``), and those
   scored since against other cut points (buyers): scores only. So after each sweep every
@@ -82,6 +84,11 @@ class ChurnAssessor(Protocol):
 
     def advance(self, partition: int, now: float) -> None:
         """The partition's clock reached ``now``: resolve snapshots whose horizon passed."""
+        ...
+
+    def next_look(self, profile: Profile, partition: int) -> float:
+        """When the model next wants to score this customer with no input about them (to
+        learn from them); inf: not before their next re-check."""
         ...
 
     def drop_partition(self, partition: int) -> None:
@@ -234,7 +241,7 @@ class Engine:
                 now,
                 scores,
                 feel=feel,
-                rescore=rescore or (due and self._recheck_due(profile, now)),
+                rescore=rescore or (due and self._recheck_due(profile, partition, now)),
                 purchased=purchased,
                 cause=_cause(event),
                 cause_id=event.event_id,
@@ -374,7 +381,7 @@ class Engine:
                 now,
                 scores,
                 feel=False,
-                rescore=expired or self._recheck_due(profile, now),
+                rescore=expired or self._recheck_due(profile, partition, now),
                 purchased=False,
                 cause="re-evaluation",
                 cause_id=cause_id,
@@ -402,17 +409,21 @@ class Engine:
         state.next_sweep = now + self.config.reevaluation_interval_s
         return crossed
 
-    def _recheck_due(self, profile: Profile, now: float) -> bool:
-        """Whether the churn risk is due its re-check: every half usual gap of silence since
-        it was last scored, at least an interval apart."""
-        return self.churn is not None and self._recheck_at(profile) <= now
+    def _recheck_due(self, profile: Profile, partition: int, now: float) -> bool:
+        """Whether the churn risk is due its re-check, or the model wants a look."""
+        churn = self.churn
+        return churn is not None and (
+            self._recheck_at(profile) <= now or churn.next_look(profile, partition) <= now
+        )
 
     def _recheck_at(self, profile: Profile) -> float:
-        if profile.last_purchase_ts is None:
+        last = profile.last_purchase_ts
+        if last is None:
             return math.inf
         config = self.config
-        gap = lifecycle.usual_gap_s(profile, config)
-        return profile.evaluated_at + max(config.reevaluation_interval_s, gap / 2)
+        scored = profile.evaluated_at
+        spacing = max(lifecycle.usual_gap_s(profile, config), scored - last) / 2
+        return scored + max(config.reevaluation_interval_s, spacing)
 
     # -- evaluation ---------------------------------------------------------------------
 
@@ -498,6 +509,10 @@ class Engine:
             profile.evaluated_at = now
         if churn is not None:
             recheck = self._recheck_at(profile)
+            look = churn.next_look(profile, partition)
+            if now < look < recheck:
+                # Passed already and still wanted (the model had no room): the re-checks retry.
+                recheck = look
             if recheck < next_due:
                 next_due = recheck
         if self._window_s is not None:

@@ -553,3 +553,40 @@ def test_dropping_a_partition_forgets_its_pending_snapshots():
     model.advance(1, 10 * H)  # nothing left there to label
     model.advance(2, 10 * H)
     assert counts(model) == (1, 1, 0)
+
+
+def test_silent_customers_are_rechecked_less_often_as_the_silence_grows_but_snapshotted_on_time():
+    model = ChurnModel(CONFIG)
+    engine = Engine(CONFIG, churn=model)
+    engine.process(purchase("c1", 0), 0, EMITTED)
+    rescored: list[float] = []
+    snapshots: list[float] = []
+    original = model.assess
+
+    def spy(profile: Profile, partition: int, now: float, **kwargs: object) -> list[ChurnRisk]:
+        if kwargs["rescore"]:
+            rescored.append(now)
+        found = original(profile, partition, now, **kwargs)  # type: ignore[arg-type]
+        snapshot = model.waiting[0].open.get("c1")
+        if snapshot is not None and snapshot.taken_at not in snapshots:
+            snapshots.append(snapshot.taken_at)
+        return found
+
+    model.assess = spy  # type: ignore[method-assign]
+    for day in range(1, 731):
+        engine.tick(0, EMITTED, wall_ts=at(day).timestamp())
+
+    bought = at(0).timestamp()
+    silences = [(t - bought) / DAY for t in rescored]
+    gaps = [b - a for a, b in zip(silences, silences[1:], strict=False)]
+    # A half usual gap (15 days for a one-time buyer) apart at first, then half the silence.
+    assert min(gaps) >= 1.0
+    spacing = zip(silences, gaps, strict=False)
+    assert all(gap <= max(15.0, silence / 2) + 2.0 for silence, gap in spacing)
+    assert sum(silence > 365 for silence in silences) <= 4
+
+    # Snapshots at the sampled silence, then whenever the previous one is labelled, within
+    # a tick of that moment, however far apart the re-checks are.
+    wanted = [bought + sample_silence_s("c1", bought, H)] + [t + H for t in snapshots[:-1]]
+    assert all(0 <= got - want <= DAY for got, want in zip(snapshots, wanted, strict=True))
+    assert snapshots[-1] + H > at(729).timestamp() - CONFIG.allowed_lateness_s
