@@ -9,6 +9,7 @@ count differs from the settings.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 
 from kafka import KafkaAdminClient
@@ -55,11 +56,27 @@ def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> list[str]:
                 f"{last_error}); is the broker running? 'stream broker' starts one"
             )
         try:
+            # A refused connection is the normal state of a broker still starting; probing
+            # the port first keeps kafka-python from logging it as an error on every try.
+            _probe(bootstrap_servers, min(remaining, 2.0))
             with _connect(bootstrap_servers, min(remaining, 5.0)) as admin:
                 return list(admin.list_topics())
         except (KafkaError, OSError) as exc:
             last_error = str(exc) or type(exc).__name__
             time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
+
+
+def _probe(bootstrap_servers: str, timeout: float) -> None:
+    """Return once one bootstrap address accepts a TCP connection, else raise OSError."""
+    error: OSError = ConnectionRefusedError("no bootstrap address")
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+            return
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 def topic_specs(settings: Settings) -> dict[str, dict[str, object]]:

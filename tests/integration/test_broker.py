@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemas.inputs import parse_input
 from stream.config import Settings, Topics
 from stream.kafka import BrokerUnavailable
-from stream.kafka.broker import EmbeddedBroker, PortInUse
+from stream.kafka.broker import EmbeddedBroker, PortInUse, free_port
 from stream.kafka.topics import admin_client, ensure_topics, topic_specs, wait_for_broker
 from stream.tools.generate import generate, produce, topic_for
 
@@ -110,3 +110,16 @@ def test_paused_broker_stops_answering_until_resumed(tmp_path):
         wait_for_broker(embedded.bootstrap_servers, timeout=10)
     assert not embedded.running
     assert "listening on" in embedded.log_path.read_text()
+
+
+def test_starting_a_broker_logs_no_connection_errors(tmp_path, caplog):
+    # Refused connections while the broker starts are expected, not errors worth logging.
+    with caplog.at_level("WARNING"), EmbeddedBroker(log_dir=tmp_path):
+        pass
+    assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+
+
+def test_waiting_for_a_broker_nobody_runs_names_the_address(tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    with pytest.raises(BrokerUnavailable, match=address):
+        wait_for_broker(address, timeout=1)
