@@ -510,8 +510,8 @@ class Engine:
         if churn is not None:
             recheck = self._recheck_at(profile)
             look = churn.next_look(profile, partition)
+            # A look that has passed found the model without room: the re-checks retry it.
             if now < look < recheck:
-                # Passed already and still wanted (the model had no room): the re-checks retry.
                 recheck = look
             if recheck < next_due:
                 next_due = recheck
