@@ -1,7 +1,9 @@
 """Input event contracts for the three input topics (DOMAIN.md, "Inputs").
 
 Unknown fields are kept (``extra="allow"``), timestamps must carry a timezone, and every
-event carries ``schema_version``. ``parse_input`` is the one door through which bytes from a
+event carries ``schema_version``. Types are strict: ``"12.5"`` or ``true`` is not an amount,
+``true`` is not an NPS, and a number is not a timestamp, so a producer's bug is dead-lettered
+instead of being read as data. ``parse_input`` is the one door through which bytes from a
 topic or a file become a validated event; anything it refuses becomes a dead letter with the
 reason it raises.
 """
@@ -9,6 +11,8 @@ reason it raises.
 from __future__ import annotations
 
 import math
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -22,6 +26,13 @@ from pydantic import (
 )
 
 SCHEMA_VERSION: Literal[1] = 1
+
+MAX_AMOUNT = 1e12
+"""No single order is worth more, in any currency: a larger amount is a producer's bug (and
+sums of amounts near the float limit would overflow the scores)."""
+MAX_CLOCK_SKEW_S = 86_400.0
+"""How far past the wall clock an event time may be. A later one is a producer's bug: let in,
+it would move its partition's clock years ahead and churn every customer on it."""
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
 
@@ -52,12 +63,20 @@ Teams add their own with ``STREAM_ENGINE_EXTRA_INTERACTION_TYPES``."""
 
 
 class InputEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: Identifier
     customer_id: Identifier
     ts: AwareDatetime = Field(description="Event time, RFC 3339 with a timezone")
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: object) -> object:
+        # A literal compares by equality, and True == 1.
+        if isinstance(value, bool):
+            raise ValueError("schema_version must be the number 1")
+        return value
 
 
 class Purchase(InputEvent):
@@ -65,7 +84,9 @@ class Purchase(InputEvent):
 
     event_type: Literal["purchase"] = "purchase"
     order_id: Identifier
-    amount: float = Field(ge=0, description="Order value in `currency`, >= 0")
+    amount: float = Field(
+        ge=0, le=MAX_AMOUNT, description="Order value in `currency`, >= 0 and at most 10^12"
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
     refund: bool = Field(default=False, description="Money returned: lowers spend, not a purchase")
     items: int | None = Field(default=None, ge=0)
@@ -116,7 +137,8 @@ INPUT_MODELS: dict[str, type[InputEvent]] = {
 class InvalidInput(ValueError):
     """Input that cannot be processed; ``str(exc)`` is the readable dead-letter reason.
 
-    ``category`` is one of ``json``, ``validation``, ``too_large``, ``unknown_type``.
+    ``category`` is one of ``json``, ``validation``, ``too_large``, ``unknown_type``,
+    ``future``.
     """
 
     def __init__(self, reason: str, category: str = "validation") -> None:
@@ -156,5 +178,13 @@ def parse_input(
             f"unknown interaction type {event.type!r}; "
             "add it to STREAM_ENGINE_EXTRA_INTERACTION_TYPES to accept it",
             "unknown_type",
+        )
+    wall = time.time()
+    if event.ts.timestamp() > wall + MAX_CLOCK_SKEW_S:
+        raise InvalidInput(
+            f"ts {event.ts.isoformat()} is more than a day ahead of the wall clock "
+            f"({datetime.fromtimestamp(wall, UTC):%Y-%m-%dT%H:%M:%SZ}); "
+            "check the producer's clock and time zone",
+            "future",
         )
     return event  # type: ignore[return-value]

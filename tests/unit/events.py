@@ -9,7 +9,7 @@ import orjson
 
 from schemas.inputs import AnyInput, parse_input
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 EMITTED = datetime(2026, 11, 1, tzinfo=UTC)
 _ids = itertools.count()
 

@@ -1,6 +1,7 @@
 """Contracts: committed JSON Schemas match the models, and bad input gets a readable reason."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -77,6 +78,18 @@ BAD = [
     ("survey", _bad("survey", nps=11), "nps"),
     ("survey", _bad("survey", csat=0), "csat"),
     ("purchase", b'{"amount": 1e400}', "invalid purchase"),
+    # A value that validates but breaks arithmetic downstream, and wrong types that a lax
+    # parser would coerce into data.
+    ("purchase", _bad("purchase", amount=1e308), "amount"),
+    ("purchase", _bad("purchase", amount=True), "amount"),
+    ("purchase", _bad("purchase", amount="12.5"), "amount"),
+    ("purchase", _bad("purchase", ts=1_772_355_600), "ts"),
+    ("purchase", _bad("purchase", refund="yes"), "refund"),
+    ("purchase", _bad("purchase", schema_version=True), "schema_version"),
+    ("survey", _bad("survey", nps=True), "nps"),
+    ("survey", _bad("survey", nps="9"), "nps"),
+    ("purchase", _bad("purchase", ts="2031-01-01T00:00:00Z"), "ahead of the wall clock"),
+    ("purchase", _bad("purchase", ts="9999-12-31T23:59:59Z"), "ahead of the wall clock"),
 ]
 
 
@@ -89,3 +102,9 @@ def test_bad_input_is_refused_with_a_reason(kind, raw, reason):
 def test_huge_payload_is_refused_before_parsing():
     with pytest.raises(InvalidInput, match="exceeds"):
         parse_input("purchase", b"x" * 2_000_001, max_bytes=1_000_000)
+
+
+def test_an_event_a_few_hours_ahead_of_the_wall_clock_is_a_clock_skew_not_an_error():
+    soon = datetime.now(UTC) + timedelta(hours=3)
+    event = parse_input("purchase", _bad("purchase", ts=soon.isoformat()), max_bytes=10_000)
+    assert event.ts == soon
