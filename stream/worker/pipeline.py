@@ -107,8 +107,13 @@ class Pipeline:
                 model = ChurnModel.from_bytes(self.churn_path.read_bytes(), config)
                 log.info("churn model restored", extra={"path": str(self.churn_path)})
                 return model
-            except (ValueError, EOFError) as exc:
-                log.warning("churn model not restored, starting fresh", extra={"error": str(exc)})
+            except Exception as exc:  # unpickling damaged bytes can raise almost anything
+                kept = self.churn_path.with_suffix(".unreadable")
+                self.churn_path.replace(kept)
+                log.error(
+                    "churn model not restored, starting fresh",
+                    extra={"error": f"{type(exc).__name__}: {exc}", "kept_as": str(kept)},
+                )
         return ChurnModel(config)
 
     def save_churn(self) -> None:
@@ -202,11 +207,20 @@ class Pipeline:
                         dead.append(dead_letter(record, topic, str(exc), emitted_at))
                         self.metrics.dead_lettered(exc.category)
                         continue
-                    events.append(event)
+                    events.append((event, topic, record))
                 # Three topics feed each partition: take their records in event-time order.
-                events.sort(key=lambda e: e.ts)
-                for event in events:
-                    result = engine.process(event, partition, emitted_at)
+                events.sort(key=lambda found: found[0].ts)
+                for event, topic, record in events:
+                    try:
+                        result = engine.process(event, partition, emitted_at)
+                    except Exception as exc:
+                        # A bug met by one valid event: stopping here would fail on the same
+                        # record at every restart and hold up the whole partition behind it.
+                        log.exception("engine failed on an event; dead-lettered")
+                        reason = f"engine failed on this event: {type(exc).__name__}: {exc}"
+                        dead.append(dead_letter(record, topic, reason, emitted_at))
+                        self.metrics.dead_lettered("engine")
+                        continue
                     counts[result.status] += 1
                     counts["late"] += result.late
                     outputs.extend(result.outputs)

@@ -1,0 +1,87 @@
+"""The worker's batch handler on its own: what it does when the engine or its saved state
+fails. No broker: the engine and the output side are replaced where a test says so."""
+
+import asyncio
+import logging
+from dataclasses import replace
+from types import SimpleNamespace
+
+import orjson
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from stream.config import Settings
+from stream.core.churn import ChurnModel
+from stream.core.config import EngineConfig
+from stream.core.engine import Engine
+from stream.worker.metrics import Metrics
+from stream.worker.pipeline import Pipeline
+
+
+def _pipeline(tmp_path):
+    settings = replace(Settings(), data_dir=tmp_path)
+    return Pipeline(None, settings, None, Metrics(CollectorRegistry()))
+
+
+def test_a_damaged_saved_churn_model_is_kept_aside_and_learning_starts_again(tmp_path, caplog):
+    pipeline = _pipeline(tmp_path)
+    pipeline.churn_path.write_bytes(ChurnModel(EngineConfig()).to_bytes()[:40] + b"\x00garbage")
+    with caplog.at_level(logging.ERROR):
+        model = pipeline._load_churn()
+    assert model.counts["labelled"] == 0
+    assert not pipeline.churn_path.exists()
+    assert pipeline.churn_path.with_suffix(".unreadable").exists()
+    assert "churn model not restored" in caplog.text
+
+
+class _FailingEngine(Engine):
+    """An engine with a bug that one customer's events run into."""
+
+    def process(self, event, partition, emitted_at):
+        if event.customer_id == "c-bug":
+            raise ZeroDivisionError("float division by zero")
+        return super().process(event, partition, emitted_at)
+
+
+def test_an_event_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(tmp_path):
+    pipeline = _pipeline(tmp_path)
+    topic = pipeline.settings.topics.purchases
+    engine = _FailingEngine(EngineConfig(), {})
+    pipeline.engine = engine
+    written = {}
+
+    async def emit(outputs, dead):
+        written["outputs"], written["dead"] = outputs, dead
+
+    async def ack(batch):
+        written["acked"] = sum(len(records) for records in batch.values())
+
+    pipeline._emit, pipeline._ack = emit, ack
+    records = [
+        SimpleNamespace(
+            key=customer.encode(),
+            value=orjson.dumps(
+                {
+                    "event_id": f"e{i}",
+                    "customer_id": customer,
+                    "ts": f"2025-05-0{i + 1}T10:00:00Z",
+                    "order_id": f"o{i}",
+                    "amount": 20.0,
+                    "currency": "EUR",
+                }
+            ),
+            partition=0,
+            offset=i,
+            timestamp=None,
+        )
+        for i, customer in enumerate(("c-ok", "c-bug"))
+    ]
+    asyncio.run(pipeline.process({TP(topic, 0): records}))
+
+    [dead] = written["dead"]
+    assert dead.reason.startswith("engine failed on this event: ZeroDivisionError")
+    assert dead.source.offset == 1
+    assert "c-ok" in engine.profiles
+    assert written["acked"] == 2
+    assert pipeline.metrics.dead_letters.labels("engine")._value.get() == 1
+    assert pipeline.metrics.processed._value.get() == 1
