@@ -24,7 +24,7 @@ answered" means on its own.
 >>> from stream.core.profile import Profile
 >>> profile = Profile("c1", 0.0)
 >>> profile.first_purchase_ts = profile.last_purchase_ts = 0.0
->>> profile.frequency, profile.monetary = 1, 99.0
+>>> profile.frequency, profile.purchases, profile.monetary = 1, 1, 99.0
 >>> features = churn_features(profile, 60 * DAY, EngineConfig())
 >>> features["recency_log"] == math.log1p(60), features["overdue_log"] == math.log1p(2.0)
 (True, True)
@@ -73,7 +73,7 @@ def churn_features(profile: Profile, now: float, config: EngineConfig) -> dict[s
     assert last is not None and first is not None, "churn features need a purchase"
     silence = now - last if now > last else 0.0
     gap = usual_gap_s(profile, config)
-    purchases = profile.frequency if profile.frequency > 1 else 1
+    purchases = profile.purchases if profile.purchases > 1 else 1
     alpha = config.prior_gap_days * DAY
     span = last - first if last > first else 0.0
     # Spend and purchase counts share one time base, so one decay factor serves both.

@@ -46,7 +46,7 @@ class Stage(NamedTuple):
 def usual_gap_s(profile: Profile, config: EngineConfig) -> float:
     first, last = profile.first_purchase_ts, profile.last_purchase_ts
     own_span = last - first if first is not None and last is not None else 0.0
-    gaps = profile.frequency - 1 if profile.frequency > 1 else 0
+    gaps = profile.purchases - 1 if profile.purchases > 1 else 0
     prior = config.prior_gap_days * DAY * config.prior_weight
     return (prior + own_span) / (config.prior_weight + gaps)
 
@@ -123,7 +123,7 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
         )
     if profile.reactivated_ts is not None and profile.reactivated_ts == last:
         return Stage("reactivated", changes_at, "bought again after being churned")
-    frequency = profile.frequency
+    frequency = profile.purchases
     if frequency == 1:
         return Stage("new", changes_at, "first purchase {0:.0f} days ago", (silence / DAY,))
     tenure = now - first

@@ -18,6 +18,7 @@ SLOTS = (
     "first_purchase_ts",
     "last_purchase_ts",
     "frequency",
+    "purchases",
     "monetary",
     "window",
     "spend_recent",
@@ -60,6 +61,9 @@ class Profile:
     first_purchase_ts: float | None
     last_purchase_ts: float | None
     frequency: int
+    purchases: int
+    """Purchases ever made, refunds not counted: the cadence reads these, so a rolling window
+    that trims ``frequency`` does not make a one-time buyer look like a new one again."""
     monetary: float
     window: list[list[float]] | None
     spend_recent: float
@@ -96,6 +100,7 @@ class Profile:
         self.first_purchase_ts = None
         self.last_purchase_ts = None
         self.frequency = 0
+        self.purchases = 0
         self.monetary = 0.0
         self.window = None
         self.spend_recent = 0.0
@@ -131,6 +136,8 @@ class Profile:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Profile:
+        if "purchases" not in state:  # saved before it was kept; right without a window
+            state = {**state, "purchases": state["frequency"]}
         profile = cls.__new__(cls)
         for name in SLOTS:
             setattr(profile, name, state[name])

@@ -43,6 +43,7 @@ def apply_purchase(profile: Profile, purchase: Purchase, ts: float, window_s: fl
         profile.monetary += amount
     if purchase.refund:
         return
+    profile.purchases += 1
     if profile.first_purchase_ts is None or ts < profile.first_purchase_ts:
         profile.first_purchase_ts = ts
     if profile.last_purchase_ts is None or ts > profile.last_purchase_ts:

@@ -24,6 +24,7 @@ def buyer(customer: str, last_day: float = 0.0, **fields: object) -> Profile:
     profile.frequency, profile.monetary = 3, 90.0
     for name, value in fields.items():
         setattr(profile, name, value)
+    profile.purchases = profile.frequency  # lifetime, as without a rolling window
     return profile
 
 

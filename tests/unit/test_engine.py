@@ -16,7 +16,7 @@ from stream.core.engine import Engine
 from stream.core.profile import Profile
 from stream.tools.generate import generate
 from tests.reference import exact_rfm
-from tests.unit.events import EMITTED, START, interaction, purchase, survey
+from tests.unit.events import EMITTED, START, at, interaction, purchase, survey
 
 
 def test_repeated_event_id_changes_nothing():
@@ -154,6 +154,19 @@ def test_rolling_window_forgets_old_purchases():
     profile = engine.profiles["c"]
     assert (profile.frequency, profile.monetary) == (1, 50.0)
     assert rfm.keys(profile) is not None
+
+
+def test_a_one_time_buyer_whose_purchase_left_the_window_goes_on_ageing_not_growing():
+    # The stage follows the customer's whole purchase history: the window trims F and M only.
+    engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=30))
+    engine.process(purchase("once", 0), 0, EMITTED)
+    stages = []
+    for day in range(1, 100):
+        for change in engine.tick(0, EMITTED, wall_ts=at(day).timestamp()):
+            if change.dimension == "lifecycle_stage":
+                stages.append(change.to)
+    assert engine.profiles["once"].frequency == 0
+    assert stages == ["declining", "churned"]
 
 
 def test_outputs_built_without_validation_satisfy_the_models_and_json_schemas():

@@ -17,6 +17,7 @@ def buyer(**fields: object) -> Profile:
     profile.spend_recent, profile.purchases_recent, profile.recent_at = 80.0, 1.0, 60 * DAY
     for name, value in fields.items():
         setattr(profile, name, value)
+    profile.purchases = profile.frequency  # lifetime, as without a rolling window
     return profile
 
 
