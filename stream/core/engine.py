@@ -207,7 +207,7 @@ class Engine:
         scores = None
         feel = purchased = False
         if isinstance(event, Purchase):
-            if profile.lifecycle_stage == "churned" and not event.refund:
+            if not event.refund and self._churned_before(profile, ts):
                 profile.reactivated_ts = ts
             keys = rfm.keys(profile)
             rfm.apply_purchase(profile, event, ts, self._window_s)
@@ -262,6 +262,15 @@ class Engine:
             )
         self.profiles[customer_id] = profile
         return Result("processed", outputs, late)
+
+    def _churned_before(self, profile: Profile, ts: float) -> bool:
+        """Whether the customer was churned when they bought at ``ts``: by their stage, or by
+        their silence when the purchase lands past the horizon before the clock does (the clock
+        lags event time by the allowed lateness)."""
+        last = profile.last_purchase_ts
+        return profile.lifecycle_stage == "churned" or (
+            last is not None and ts - last >= self.config.churn_horizon_s
+        )
 
     def _remember(self, profile: Profile, event_id: str, ts: float) -> None:
         ids = profile.recent_ids

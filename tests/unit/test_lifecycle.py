@@ -43,6 +43,24 @@ def test_silent_buyer_declines_on_their_own_cadence_then_churns(gap_days):
     assert moved == [("churned", "reactivated")]
 
 
+@pytest.mark.parametrize("past_horizon_h", [0.5, 1.5, 24])
+def test_a_purchase_just_past_the_horizon_is_a_reactivation_before_the_clock_gets_there(
+    past_horizon_h,
+):
+    # The clock lags event time by the allowed lateness (an hour), so the customer's stage may
+    # still say declining when a purchase lands just past the churn horizon.
+    engine = Engine(EngineConfig())
+    for i in range(8):
+        engine.process(purchase("steady", i * 10.0), 0, EMITTED)
+        engine.process(purchase("story", i * 10.0), 0, EMITTED)
+    back = 70 + 90 + past_horizon_h / 24
+    for day in range(71, int(back)):
+        engine.process(purchase("steady", day), 0, EMITTED)
+    changes = engine.process(purchase("story", back), 0, EMITTED).outputs
+    stages = [c.to for c in changes if c.dimension == "lifecycle_stage"]
+    assert stages[-1:] == ["reactivated"]
+
+
 def test_declining_comes_later_for_a_slower_buyer():
     _, fast, _ = _stages_over_silence(10, purchases=8)
     _, slow, _ = _stages_over_silence(30, purchases=8)
