@@ -24,6 +24,18 @@ def test_defaults_point_at_the_embedded_broker():
         ("STREAM_SESSION_TIMEOUT_S", "fast", "is not a number"),
         ("STREAM_STORE", "disk", "must be one of rocksdb, memory"),
         ("STREAM_BROKER", "kafka://nohost", "is not host:port"),
+        ("STREAM_SESSION_TIMEOUT_S", "nan", "STREAM_SESSION_TIMEOUT_S='nan' is not a finite"),
+        ("STREAM_SESSION_TIMEOUT_S", "inf", "is not a finite number"),
+        ("STREAM_WEB_PORT", "99999", "STREAM_WEB_PORT='99999' must be in [1, 65535]"),
+        ("STREAM_WEB_PORT", "0", "must be in [1, 65535]"),
+        ("STREAM_EMBEDDED_PORT", "65536", "must be in [1, 65535]"),
+        ("STREAM_TOPIC_PURCHASES", "", "STREAM_TOPIC_PURCHASES='' is not a Kafka topic name"),
+        ("STREAM_TOPIC_SURVEYS", "customer surveys", "is not a Kafka topic name"),
+        ("STREAM_TOPIC_PROFILES", "x" * 250, "is not a Kafka topic name"),
+        ("STREAM_TOPIC_PROFILES", "..", "is not a Kafka topic name"),
+        ("STREAM_TOPIC_CHURN_RISK", "customer.purchases", "clashes with STREAM_TOPIC_PURCHASES"),
+        # Kafka refuses a topic whose name differs from another's only by '.' and '_'.
+        ("STREAM_TOPIC_DEAD_LETTER", "customer_purchases", "clashes with STREAM_TOPIC_PURCHASES"),
         ("STREAM_ENGINE_CHURN_HORIZON_DAYS", "soon", "='soon' is not a number"),
         ("STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER", "1.5", "='1.5' is not a whole number"),
         ("STREAM_ENGINE_NO_SUCH_THING", "1", "is not a setting"),
@@ -50,6 +62,13 @@ def test_a_bad_setting_names_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises((ConfigError, ValueError), match=re.escape(message)):
         Settings.from_env()
+
+
+def test_renamed_topics_are_read(monkeypatch):
+    monkeypatch.setenv("STREAM_TOPIC_PURCHASES", "shop-1.Purchases_v2")
+    monkeypatch.setenv("STREAM_TOPIC_PROFILES", "p" * 249)
+    topics = Settings.from_env().topics
+    assert topics.purchases == "shop-1.Purchases_v2" and topics.profiles == "p" * 249
 
 
 def test_the_cli_exits_2_on_a_bad_setting(monkeypatch, capsys):
