@@ -6,6 +6,7 @@ the same code path. A bad value fails at start-up with the variable's name in th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -35,6 +36,30 @@ def _number(name: str, default: N, bounds: Bounds) -> N:
         bounds.check(value)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} {exc}") from None
+    return value
+
+
+def _host(name: str, default: str) -> str:
+    value = _get(name, default)
+    if not value:
+        raise ConfigError(f"{name} is empty; expected a host name or an IP address")
+    return value
+
+
+def _advertised_host(name: str, default: str) -> str:
+    """An address others reach this worker at: Faust maps partitions to workers by the URL
+    built from it and forwards profile look-ups there, so an address meaning "every
+    interface" would make every worker claim the same unreachable URL."""
+    value = _host(name, default)
+    try:
+        unspecified = ipaddress.ip_address(value.strip("[]")).is_unspecified
+    except ValueError:
+        unspecified = False  # a host name
+    if unspecified:
+        raise ConfigError(
+            f"{name}={value!r} is not an address others can reach; listen on every interface "
+            f"with STREAM_WEB_BIND and set {name} to this worker's own host name or IP"
+        )
     return value
 
 
@@ -121,7 +146,10 @@ class Settings:
     data_dir: Path = Path("var")
     web_port: int = 6066
     session_timeout_s: float = 60.0
+    web_bind: str = "127.0.0.1"
+    """The address the web server listens on."""
     web_host: str = "127.0.0.1"
+    """The address other workers and clients reach this one at (Faust's canonical URL)."""
     log_level: str = "INFO"
     log_format: str = "json"
     max_payload_bytes: int = 1_000_000
@@ -148,7 +176,8 @@ class Settings:
             clock=_choice("STREAM_CLOCK", cls.clock, ("live", "event")),
             data_dir=Path(_get("STREAM_DATA_DIR", str(cls.data_dir))),
             web_port=_number("STREAM_WEB_PORT", cls.web_port, PORT),
-            web_host=_get("STREAM_WEB_HOST", cls.web_host),
+            web_bind=_host("STREAM_WEB_BIND", cls.web_bind),
+            web_host=_advertised_host("STREAM_WEB_HOST", cls.web_host),
             session_timeout_s=_number(
                 "STREAM_SESSION_TIMEOUT_S", cls.session_timeout_s, Bounds(10)
             ),

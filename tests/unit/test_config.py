@@ -8,6 +8,7 @@ import pytest
 from stream.cli import main
 from stream.config import ConfigError, Settings
 from stream.core.config import BOUNDS, EngineConfig, EngineConfigError
+from stream.worker.app import create_worker
 
 
 def test_defaults_point_at_the_embedded_broker():
@@ -36,6 +37,10 @@ def test_defaults_point_at_the_embedded_broker():
         ("STREAM_TOPIC_CHURN_RISK", "customer.purchases", "clashes with STREAM_TOPIC_PURCHASES"),
         # Kafka refuses a topic whose name differs from another's only by '.' and '_'.
         ("STREAM_TOPIC_DEAD_LETTER", "customer_purchases", "clashes with STREAM_TOPIC_PURCHASES"),
+        ("STREAM_WEB_BIND", "", "STREAM_WEB_BIND is empty"),
+        # Every worker would advertise the same unreachable URL to the others.
+        ("STREAM_WEB_HOST", "0.0.0.0", "STREAM_WEB_HOST='0.0.0.0' is not an address"),
+        ("STREAM_WEB_HOST", "[::]", "listen on every interface with STREAM_WEB_BIND"),
         ("STREAM_ENGINE_CHURN_HORIZON_DAYS", "soon", "='soon' is not a number"),
         ("STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER", "1.5", "='1.5' is not a whole number"),
         ("STREAM_ENGINE_NO_SUCH_THING", "1", "is not a setting"),
@@ -69,6 +74,26 @@ def test_renamed_topics_are_read(monkeypatch):
     monkeypatch.setenv("STREAM_TOPIC_PROFILES", "p" * 249)
     topics = Settings.from_env().topics
     assert topics.purchases == "shop-1.Purchases_v2" and topics.profiles == "p" * 249
+
+
+def faust_conf(monkeypatch, tmp_path, **env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = replace(Settings.from_env(), store="memory", data_dir=tmp_path)
+    return create_worker(settings, partitions=4).app.conf
+
+
+def test_the_worker_listens_on_loopback_by_default(monkeypatch, tmp_path):
+    conf = faust_conf(monkeypatch, tmp_path)
+    assert conf.web_bind == "127.0.0.1"
+    assert str(conf.canonical_url) == "http://127.0.0.1:6066"
+
+
+def test_the_worker_advertises_web_host_and_listens_on_web_bind(monkeypatch, tmp_path):
+    # Faust maps partitions to workers by canonical URL and forwards profile look-ups there.
+    conf = faust_conf(monkeypatch, tmp_path, STREAM_WEB_BIND="0.0.0.0", STREAM_WEB_HOST="worker-2")
+    assert conf.web_bind == "0.0.0.0"
+    assert str(conf.canonical_url) == "http://worker-2:6066"
 
 
 def test_the_cli_exits_2_on_a_bad_setting(monkeypatch, capsys):
