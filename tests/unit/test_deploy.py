@@ -375,6 +375,24 @@ def test_topic_init_creates_exactly_the_topics_the_code_uses(services) -> None:
         )
 
 
+def test_kubernetes_steps_create_every_topic(configmap) -> None:
+    """The workers never create topics (a missing input stops them with exit 2), so the
+    Kubernetes steps must, as the compose `topics` service does."""
+    readme = (DEPLOY / "README.md").read_text()
+    steps = readme.split("## Kubernetes", 1)[1].split("\n## ", 1)[0]
+    scripts = [block for block in steps.split("```")[1::2] if "kafka-topics.sh" in block]
+    assert scripts, "deploy/README.md: the Kubernetes steps do not create the topics"
+    script = re.sub(r"\\\n\s*", " ", "\n".join(scripts))
+    topics = Topics()
+    for name in topics.all:
+        assert re.search(rf"[ \t]{re.escape(name)}\b", script), f"{name} is not created"
+    (profiles,) = [line for line in script.splitlines() if f"--topic {topics.profiles}" in line]
+    assert "--config cleanup.policy=compact" in profiles
+    assert "--create --if-not-exists" in script
+    for setting in ("PARTITIONS", "REPLICATION"):
+        assert re.search(rf"\b{setting}={configmap[f'STREAM_{setting}']}\b", script), setting
+
+
 def test_kafka_runs_in_kraft_mode_and_advertises_what_workers_dial(services, monkeypatch) -> None:
     kafka = services["kafka"]["environment"]
     assert set(kafka["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
