@@ -6,12 +6,13 @@ the same code path. A bad value fails at start-up with the variable's name in th
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar
 
-from stream.core.config import EngineConfig
+from stream.core.config import Bounds, EngineConfig, N, parse_number
 
 
 class ConfigError(ValueError):
@@ -19,24 +20,46 @@ class ConfigError(ValueError):
 
 
 EMBEDDED_PORT = 19092
-
-N = TypeVar("N", int, float)
+PORT = Bounds(1, 65535, high_open=False)
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+"""What Kafka accepts as a topic name (besides "." and "..", which it refuses)."""
 
 
 def _get(name: str, default: str) -> str:
     return os.environ.get(name, default).strip()
 
 
-def _number(name: str, default: N, minimum: N) -> N:
+def _number(name: str, default: N, bounds: Bounds) -> N:
     raw = _get(name, str(default))
-    kind = type(default)
     try:
-        value = kind(raw)
+        value = parse_number(raw, type(default))
+        bounds.check(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} {exc}") from None
+    return value
+
+
+def _host(name: str, default: str) -> str:
+    value = _get(name, default)
+    if not value:
+        raise ConfigError(f"{name} is empty; expected a host name or an IP address")
+    return value
+
+
+def _advertised_host(name: str, default: str) -> str:
+    """An address others reach this worker at: Faust maps partitions to workers by the URL
+    built from it and forwards profile look-ups there, so an address meaning "every
+    interface" would make every worker claim the same unreachable URL."""
+    value = _host(name, default)
+    try:
+        unspecified = ipaddress.ip_address(value.strip("[]")).is_unspecified
     except ValueError:
-        what = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{name}={raw!r} is not {what}") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
+        unspecified = False  # a host name
+    if unspecified:
+        raise ConfigError(
+            f"{name}={value!r} is not an address others can reach; listen on every interface "
+            f"with STREAM_WEB_BIND and set {name} to this worker's own host name or IP"
+        )
     return value
 
 
@@ -88,6 +111,29 @@ class Topics:
         return self.inputs + self.outputs
 
 
+def _topics() -> Topics:
+    """Topic names from ``STREAM_TOPIC_*``, each one Kafka accepts and none shared."""
+    names: dict[str, str] = {}
+    claimed: dict[str, str] = {}
+    for f in fields(Topics):
+        variable = f"STREAM_TOPIC_{f.name.upper()}"
+        name = _get(variable, f.default)  # type: ignore[arg-type]
+        if not TOPIC_NAME.fullmatch(name) or name in (".", ".."):
+            raise ConfigError(
+                f"{variable}={name!r} is not a Kafka topic name "
+                "(1 to 249 of a-z, A-Z, 0-9, '.', '_', '-')"
+            )
+        # Kafka refuses a topic whose name differs from another's only by '.' and '_'.
+        other = claimed.setdefault(name.replace(".", "_"), variable)
+        if other != variable:
+            raise ConfigError(
+                f"{variable}={name!r} clashes with {other}: every topic needs its own name "
+                "('.' and '_' count as the same)"
+            )
+        names[f.name] = name
+    return Topics(**names)
+
+
 @dataclass(frozen=True)
 class Settings:
     broker: str = f"kafka://127.0.0.1:{EMBEDDED_PORT}"
@@ -100,7 +146,10 @@ class Settings:
     data_dir: Path = Path("var")
     web_port: int = 6066
     session_timeout_s: float = 60.0
+    web_bind: str = "127.0.0.1"
+    """The address the web server listens on."""
     web_host: str = "127.0.0.1"
+    """The address other workers and clients reach this one at (Faust's canonical URL)."""
     log_level: str = "INFO"
     log_format: str = "json"
     max_payload_bytes: int = 1_000_000
@@ -117,30 +166,27 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        topics = Topics(
-            **{
-                f.name: _get(f"STREAM_TOPIC_{f.name.upper()}", f.default)  # type: ignore[arg-type]
-                for f in fields(Topics)
-            }
-        )
         settings = cls(
             broker=_get("STREAM_BROKER", cls.broker),
-            embedded_port=_number("STREAM_EMBEDDED_PORT", EMBEDDED_PORT, 1),
+            embedded_port=_number("STREAM_EMBEDDED_PORT", EMBEDDED_PORT, PORT),
             app_id=_get("STREAM_APP_ID", cls.app_id),
-            partitions=_number("STREAM_PARTITIONS", cls.partitions, 1),
-            replication=_number("STREAM_REPLICATION", cls.replication, 1),
+            partitions=_number("STREAM_PARTITIONS", cls.partitions, Bounds(1)),
+            replication=_number("STREAM_REPLICATION", cls.replication, Bounds(1)),
             store=_choice("STREAM_STORE", cls.store, ("rocksdb", "memory")),
             clock=_choice("STREAM_CLOCK", cls.clock, ("live", "event")),
             data_dir=Path(_get("STREAM_DATA_DIR", str(cls.data_dir))),
-            web_port=_number("STREAM_WEB_PORT", cls.web_port, 1),
-            web_host=_get("STREAM_WEB_HOST", cls.web_host),
-            session_timeout_s=_number("STREAM_SESSION_TIMEOUT_S", cls.session_timeout_s, 10.0),
+            web_port=_number("STREAM_WEB_PORT", cls.web_port, PORT),
+            web_bind=_host("STREAM_WEB_BIND", cls.web_bind),
+            web_host=_advertised_host("STREAM_WEB_HOST", cls.web_host),
+            session_timeout_s=_number(
+                "STREAM_SESSION_TIMEOUT_S", cls.session_timeout_s, Bounds(10)
+            ),
             log_level=_choice(
                 "STREAM_LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
             log_format=_choice("STREAM_LOG_FORMAT", cls.log_format, ("json", "text")),
-            max_payload_bytes=_number("STREAM_MAX_PAYLOAD_BYTES", cls.max_payload_bytes, 1),
-            topics=topics,
+            max_payload_bytes=_number("STREAM_MAX_PAYLOAD_BYTES", cls.max_payload_bytes, Bounds(1)),
+            topics=_topics(),
             engine=EngineConfig.from_mapping(
                 {
                     key[len("STREAM_ENGINE_") :].lower(): value

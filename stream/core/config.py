@@ -6,14 +6,65 @@ example ``STREAM_ENGINE_CHURN_HORIZON_DAYS=60``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import TypeVar
 
 DAY = 86_400.0
 
+N = TypeVar("N", int, float)
+
 
 class EngineConfigError(ValueError):
-    """A threshold is malformed; the message names the environment variable."""
+    """A threshold is malformed; the message names the field, or the ``STREAM_ENGINE_*``
+    variable when the value came from the environment."""
+
+
+class OutOfBounds(EngineConfigError):
+    """A field outside its :data:`BOUNDS`; ``from_mapping`` renames it to its variable."""
+
+    def __init__(self, field: str, value: float, violation: str) -> None:
+        super().__init__(f"{field}={value!r} {violation}")
+        self.field = field
+        self.violation = violation
+
+
+def parse_number(raw: str, kind: type[N]) -> N:
+    """``raw`` as ``kind``; the ValueError says what was expected, for the caller to prefix
+    with the setting's name."""
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"is not {'a whole number' if kind is int else 'a number'}") from None
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a number setting accepts: never nan or infinite, whatever the bounds."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+    """Whether ``low`` itself is excluded."""
+    high_open: bool = True
+
+    def check(self, value: float) -> None:
+        """Raise a ValueError saying what is wrong with ``value``, for the caller to prefix
+        with the setting's name."""
+        if not math.isfinite(value):
+            raise ValueError("is not a finite number")
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        if not (above and below):
+            raise ValueError(f"must be {self}")
+
+    def __str__(self) -> str:
+        if self.high == math.inf:
+            return f"{'above' if self.low_open else 'at least'} {self.low}"
+        left = "(" if self.low_open else "["
+        right = ")" if self.high_open else "]"
+        return f"in {left}{self.low}, {self.high}{right}"
 
 
 @dataclass(frozen=True)
@@ -58,13 +109,14 @@ class EngineConfig:
     """Comma-separated interaction types to accept besides the built-in ones."""
 
     def __post_init__(self) -> None:
-        for name in ("reevaluation_interval_s", "churn_horizon_days", "prior_gap_days"):
-            if getattr(self, name) <= 0:
-                raise EngineConfigError(f"STREAM_ENGINE_{name.upper()} must be above 0")
-        if self.dedup_ids_per_customer < 1:
-            raise EngineConfigError("STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER must be at least 1")
-        if not 0 < self.churn_hysteresis < 0.33:
-            raise EngineConfigError("STREAM_ENGINE_CHURN_HYSTERESIS must be in (0, 0.33)")
+        # The one check: direct construction, dataclasses.replace and from_mapping all pass
+        # here, so a value the engine cannot run with never reaches it.
+        for name, bounds in BOUNDS.items():
+            value = getattr(self, name)
+            try:
+                bounds.check(value)
+            except ValueError as exc:
+                raise OutOfBounds(name, value, str(exc)) from None
 
     @property
     def churn_horizon_s(self) -> float:
@@ -87,9 +139,36 @@ class EngineConfig:
                 )
             kind: type = type(known[key].default)
             try:
-                kwargs[key] = kind(raw)
-            except ValueError:
-                raise EngineConfigError(
-                    f"STREAM_ENGINE_{key.upper()}={raw!r} is not a {kind.__name__}"
-                ) from None
-        return cls(**kwargs)  # type: ignore[arg-type]
+                kwargs[key] = raw if kind is str else parse_number(raw, kind)
+            except ValueError as exc:
+                raise EngineConfigError(f"STREAM_ENGINE_{key.upper()}={raw!r} {exc}") from None
+        try:
+            return cls(**kwargs)  # type: ignore[arg-type]
+        except OutOfBounds as exc:
+            raise EngineConfigError(
+                f"STREAM_ENGINE_{exc.field.upper()}={values[exc.field]!r} {exc.violation}"
+            ) from None
+
+
+BOUNDS: dict[str, Bounds] = {
+    "allowed_lateness_s": Bounds(0),
+    "reevaluation_interval_s": Bounds(0, low_open=True),
+    "window_days": Bounds(0),  # 0 is lifetime
+    "churn_horizon_days": Bounds(0, low_open=True),
+    "growing_tenure_days": Bounds(0),  # 0: only a rising rate makes a buyer `growing`
+    "prior_gap_days": Bounds(0, low_open=True),
+    # The usual gap divides by the weight plus the customer's gaps, none at a first purchase.
+    "prior_weight": Bounds(0, low_open=True),
+    # Overdue means past the usual gap, falling spend below the usual value, a rising rate
+    # above the usual rate (DOMAIN.md): a ratio on the wrong side of 1 inverts the stage.
+    "declining_overdue_ratio": Bounds(1),
+    "declining_spend_ratio": Bounds(0, 1, low_open=True, high_open=False),
+    "growing_rate_ratio": Bounds(1),
+    # Below 0 a re-score emits an event for a risk that did not move (DOMAIN.md forbids it)
+    # and 0 one for every rounding-sized move; from 1 on no move counts (10 means 10%?).
+    "churn_step": Bounds(0, 1, low_open=True),
+    # 0 lets a customer on a band boundary flap; from 0.33 on, `medium` never drops to `low`.
+    "churn_hysteresis": Bounds(0, 0.33, low_open=True),
+    "dedup_ids_per_customer": Bounds(1),
+}
+"""What each number field accepts; EngineConfig checks every value against it."""

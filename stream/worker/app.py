@@ -72,7 +72,8 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
         datadir=str(settings.data_dir / "faust"),
         topic_partitions=partitions,
         topic_replication_factor=settings.replication,
-        web_host=settings.web_host,
+        web_bind=settings.web_bind,
+        web_host=settings.web_host,  # with web_port, the URL other workers route to
         web_port=settings.web_port,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",

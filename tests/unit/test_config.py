@@ -1,7 +1,14 @@
+import math
+import re
+from dataclasses import fields, replace
+from pathlib import Path
+
 import pytest
 
 from stream.cli import main
 from stream.config import ConfigError, Settings
+from stream.core.config import BOUNDS, EngineConfig, EngineConfigError
+from stream.worker.app import create_worker
 
 
 def test_defaults_point_at_the_embedded_broker():
@@ -18,17 +25,122 @@ def test_defaults_point_at_the_embedded_broker():
         ("STREAM_SESSION_TIMEOUT_S", "fast", "is not a number"),
         ("STREAM_STORE", "disk", "must be one of rocksdb, memory"),
         ("STREAM_BROKER", "kafka://nohost", "is not host:port"),
-        ("STREAM_ENGINE_CHURN_HORIZON_DAYS", "soon", "is not a float"),
+        ("STREAM_SESSION_TIMEOUT_S", "nan", "STREAM_SESSION_TIMEOUT_S='nan' is not a finite"),
+        ("STREAM_SESSION_TIMEOUT_S", "inf", "is not a finite number"),
+        ("STREAM_WEB_PORT", "99999", "STREAM_WEB_PORT='99999' must be in [1, 65535]"),
+        ("STREAM_WEB_PORT", "0", "must be in [1, 65535]"),
+        ("STREAM_EMBEDDED_PORT", "65536", "must be in [1, 65535]"),
+        ("STREAM_TOPIC_PURCHASES", "", "STREAM_TOPIC_PURCHASES='' is not a Kafka topic name"),
+        ("STREAM_TOPIC_SURVEYS", "customer surveys", "is not a Kafka topic name"),
+        ("STREAM_TOPIC_PROFILES", "x" * 250, "is not a Kafka topic name"),
+        ("STREAM_TOPIC_PROFILES", "..", "is not a Kafka topic name"),
+        ("STREAM_TOPIC_CHURN_RISK", "customer.purchases", "clashes with STREAM_TOPIC_PURCHASES"),
+        # Kafka refuses a topic whose name differs from another's only by '.' and '_'.
+        ("STREAM_TOPIC_DEAD_LETTER", "customer_purchases", "clashes with STREAM_TOPIC_PURCHASES"),
+        ("STREAM_WEB_BIND", "", "STREAM_WEB_BIND is empty"),
+        # Every worker would advertise the same unreachable URL to the others.
+        ("STREAM_WEB_HOST", "0.0.0.0", "STREAM_WEB_HOST='0.0.0.0' is not an address"),
+        ("STREAM_WEB_HOST", "[::]", "listen on every interface with STREAM_WEB_BIND"),
+        ("STREAM_ENGINE_CHURN_HORIZON_DAYS", "soon", "='soon' is not a number"),
+        ("STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER", "1.5", "='1.5' is not a whole number"),
         ("STREAM_ENGINE_NO_SUCH_THING", "1", "is not a setting"),
+        # A zero or negative prior weight divides by zero at a customer's first purchase.
+        ("STREAM_ENGINE_PRIOR_WEIGHT", "0", "STREAM_ENGINE_PRIOR_WEIGHT='0' must be above 0"),
+        ("STREAM_ENGINE_PRIOR_WEIGHT", "-1", "must be above 0"),
+        ("STREAM_ENGINE_CHURN_HORIZON_DAYS", "nan", "='nan' is not a finite number"),
+        ("STREAM_ENGINE_ALLOWED_LATENESS_S", "nan", "is not a finite number"),
+        ("STREAM_ENGINE_ALLOWED_LATENESS_S", "inf", "is not a finite number"),
+        ("STREAM_ENGINE_ALLOWED_LATENESS_S", "-1", "must be at least 0"),
+        ("STREAM_ENGINE_WINDOW_DAYS", "-30", "must be at least 0"),
+        # A negative step would emit churn-risk events for probabilities that did not move.
+        ("STREAM_ENGINE_CHURN_STEP", "-1", "must be in (0, 1)"),
+        ("STREAM_ENGINE_CHURN_STEP", "10", "must be in (0, 1)"),
+        ("STREAM_ENGINE_CHURN_HYSTERESIS", "0.4", "must be in (0, 0.33)"),
+        ("STREAM_ENGINE_DECLINING_OVERDUE_RATIO", "nan", "is not a finite number"),
+        ("STREAM_ENGINE_DECLINING_OVERDUE_RATIO", "0.5", "must be at least 1"),
+        ("STREAM_ENGINE_DECLINING_SPEND_RATIO", "1.5", "must be in (0, 1]"),
+        ("STREAM_ENGINE_GROWING_RATE_RATIO", "nan", "is not a finite number"),
+        ("STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER", "0", "must be at least 1"),
     ],
 )
 def test_a_bad_setting_names_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
-    with pytest.raises((ConfigError, ValueError), match=message):
+    with pytest.raises((ConfigError, ValueError), match=re.escape(message)):
         Settings.from_env()
+
+
+def test_renamed_topics_are_read(monkeypatch):
+    monkeypatch.setenv("STREAM_TOPIC_PURCHASES", "shop-1.Purchases_v2")
+    monkeypatch.setenv("STREAM_TOPIC_PROFILES", "p" * 249)
+    topics = Settings.from_env().topics
+    assert topics.purchases == "shop-1.Purchases_v2" and topics.profiles == "p" * 249
+
+
+def faust_conf(monkeypatch, tmp_path, **env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = replace(Settings.from_env(), store="memory", data_dir=tmp_path)
+    return create_worker(settings, partitions=4).app.conf
+
+
+def test_the_worker_listens_on_loopback_by_default(monkeypatch, tmp_path):
+    conf = faust_conf(monkeypatch, tmp_path)
+    assert conf.web_bind == "127.0.0.1"
+    assert str(conf.canonical_url) == "http://127.0.0.1:6066"
+
+
+def test_the_worker_advertises_web_host_and_listens_on_web_bind(monkeypatch, tmp_path):
+    # Faust maps partitions to workers by canonical URL and forwards profile look-ups there.
+    conf = faust_conf(monkeypatch, tmp_path, STREAM_WEB_BIND="0.0.0.0", STREAM_WEB_HOST="worker-2")
+    assert conf.web_bind == "0.0.0.0"
+    assert str(conf.canonical_url) == "http://worker-2:6066"
 
 
 def test_the_cli_exits_2_on_a_bad_setting(monkeypatch, capsys):
     monkeypatch.setenv("STREAM_PARTITIONS", "many")
     assert main(["schemas", "export", "/tmp/unused"]) == 2
     assert "STREAM_PARTITIONS" in capsys.readouterr().err
+
+
+# -- engine thresholds ---------------------------------------------------------------------
+
+NUMBERS = [f.name for f in fields(EngineConfig) if f.type in ("int", "float")]
+
+
+def test_every_engine_number_has_bounds_and_the_readme_states_them():
+    assert set(BOUNDS) == set(NUMBERS)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text().splitlines()
+    for name, bounds in BOUNDS.items():
+        (row,) = [line for line in readme if line.startswith("| `") and name.upper() in line]
+        assert f" {bounds} " in row, f"README: {name} accepts {bounds}"
+
+
+@pytest.mark.parametrize("name", NUMBERS)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_no_threshold_is_nan_or_infinite(name, value):
+    # Built in code, not from the environment: the message names the field.
+    with pytest.raises(EngineConfigError, match=f"^{name}={value!r} is not a finite number"):
+        EngineConfig(**{name: value})
+
+
+def test_the_edges_of_each_range_are_accepted(monkeypatch):
+    edges = {
+        "ALLOWED_LATENESS_S": "0",
+        "WINDOW_DAYS": "0",
+        "GROWING_TENURE_DAYS": "0",
+        "DECLINING_OVERDUE_RATIO": "1",
+        "DECLINING_SPEND_RATIO": "1",
+        "GROWING_RATE_RATIO": "1",
+        "DEDUP_IDS_PER_CUSTOMER": "1",
+        "CHURN_STEP": "0.99",
+        "CHURN_HYSTERESIS": "0.32",
+    }
+    for key, value in edges.items():
+        monkeypatch.setenv(f"STREAM_ENGINE_{key}", value)
+    engine = Settings.from_env().engine
+    assert engine.window_s is None and engine.churn_hysteresis == 0.32
+
+
+def test_a_replaced_threshold_is_checked_too():
+    with pytest.raises(EngineConfigError, match=re.escape("churn_step=0 must be in (0, 1)")):
+        replace(EngineConfig(), churn_step=0)

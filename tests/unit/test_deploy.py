@@ -135,11 +135,20 @@ def deployed_settings(
     yield "k8s ConfigMap", dict(configmap)
 
 
-def test_every_deployed_setting_is_one_the_code_reads(services, configmap) -> None:
+def pod_env(worker_container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The StatefulSet container's own ``env`` entries (per pod, unlike the ConfigMap)."""
+    return {entry["name"]: entry for entry in worker_container.get("env", [])}
+
+
+def test_every_deployed_setting_is_one_the_code_reads(
+    services, configmap, worker_container
+) -> None:
     known = known_setting_names()
     for where, env in deployed_settings(services, configmap):
         unknown = sorted(set(env) - known)
         assert not unknown, f"{where} sets {unknown}, which stream/config.py never reads"
+    unknown = sorted(set(pod_env(worker_container)) - known)
+    assert not unknown, f"the StatefulSet sets {unknown}, which stream/config.py never reads"
 
 
 def test_deployed_settings_are_valid(services, configmap, monkeypatch) -> None:
@@ -149,13 +158,37 @@ def test_deployed_settings_are_valid(services, configmap, monkeypatch) -> None:
                 patch.setenv(key, value)
             settings = Settings.from_env()
         # In a container the web server must listen beyond loopback.
-        assert settings.web_host == "0.0.0.0", where
+        assert settings.web_bind == "0.0.0.0", where
 
 
-def test_workers_share_one_configuration(services) -> None:
+def test_workers_share_one_configuration_but_their_address(services) -> None:
     first, *others = (worker_env(services, name) for name in WORKERS)
+    first.pop("STREAM_WEB_HOST")
     for env in others:
+        env.pop("STREAM_WEB_HOST")
         assert env == first
+
+
+UNSPECIFIED = {"0.0.0.0", "::", "[::]"}
+
+
+def test_each_compose_worker_advertises_its_own_address(services) -> None:
+    """Faust keys its partition map by each worker's canonical URL (STREAM_WEB_HOST) and
+    forwards /customers/{id} there: shared or unreachable addresses misroute look-ups."""
+    hosts = [worker_env(services, name).get("STREAM_WEB_HOST") for name in WORKERS]
+    assert len(set(hosts)) == len(hosts), f"two workers advertise the same address: {hosts}"
+    for name, host in zip(WORKERS, hosts, strict=True):
+        assert host not in UNSPECIFIED, f"{name} advertises {host}, which no one can reach"
+        # The service name is what compose's DNS resolves for the other worker.
+        assert host == name == services[name]["hostname"]
+
+
+def test_each_pod_advertises_its_own_address(worker_container, configmap) -> None:
+    entry = pod_env(worker_container)["STREAM_WEB_HOST"]
+    assert entry["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    # Nor a shared default that a pod, or a plain `docker run`, could fall back to.
+    assert "STREAM_WEB_HOST" not in configmap
+    assert "STREAM_WEB_HOST" not in dockerfile_env()
 
 
 # -- images and files ----------------------------------------------------------------------
@@ -340,6 +373,24 @@ def test_topic_init_creates_exactly_the_topics_the_code_uses(services) -> None:
         assert services[name]["depends_on"]["topics"]["condition"] == (
             "service_completed_successfully"
         )
+
+
+def test_kubernetes_steps_create_every_topic(configmap) -> None:
+    """The workers never create topics (a missing input stops them with exit 2), so the
+    Kubernetes steps must, as the compose `topics` service does."""
+    readme = (DEPLOY / "README.md").read_text()
+    steps = readme.split("## Kubernetes", 1)[1].split("\n## ", 1)[0]
+    scripts = [block for block in steps.split("```")[1::2] if "kafka-topics.sh" in block]
+    assert scripts, "deploy/README.md: the Kubernetes steps do not create the topics"
+    script = re.sub(r"\\\n\s*", " ", "\n".join(scripts))
+    topics = Topics()
+    for name in topics.all:
+        assert re.search(rf"[ \t]{re.escape(name)}\b", script), f"{name} is not created"
+    (profiles,) = [line for line in script.splitlines() if f"--topic {topics.profiles}" in line]
+    assert "--config cleanup.policy=compact" in profiles
+    assert "--create --if-not-exists" in script
+    for setting in ("PARTITIONS", "REPLICATION"):
+        assert re.search(rf"\b{setting}={configmap[f'STREAM_{setting}']}\b", script), setting
 
 
 def test_kafka_runs_in_kraft_mode_and_advertises_what_workers_dial(services, monkeypatch) -> None:
