@@ -1,7 +1,8 @@
 """``stream``: the one entry point. Each sub-command lives in its own module.
 
 Exit codes: 0 success, 1 a check found a problem (for example ``lag`` saw WARN), 2 a usage or
-configuration error, 3 the broker could not be reached, 130 interrupted.
+configuration error (a bad option or setting, a file that cannot be read or written), 3 the
+broker could not be reached, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from stream import __version__, logs
 from stream.config import ConfigError, Settings
 from stream.kafka import BrokerUnavailable
+from stream.tools.options import UsageError
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BROKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -61,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args, settings) or 0)
     except ConfigError as exc:
         print(f"stream: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"stream: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        # The commands name their own files; this catches any other path (STREAM_DATA_DIR).
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"stream: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokerUnavailable as exc:
         print(f"stream: broker unavailable: {exc}", file=sys.stderr)

@@ -47,7 +47,6 @@ from stream.core.features import churn_features
 from stream.core.lookup import current_profile
 from stream.tools.evaluation import Buyers, Repeats, evaluate
 from stream.tools.history import (
-    HistoryError,
     Record,
     Rejected,
     Rejections,
@@ -56,6 +55,7 @@ from stream.tools.history import (
     describe,
     read_history,
 )
+from stream.tools.options import Outputs
 
 PARTITION = 0
 CHUNK = 10_000
@@ -364,13 +364,12 @@ def run_backtest(
     return result, scores
 
 
-def write_scores(scores: Sequence[CutoffScore], path: Path) -> None:
-    with path.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(SCORE_COLUMNS)
-        for score in scores:
-            row = dataclasses.astuple(score)[: len(SCORE_COLUMNS)]
-            writer.writerow("" if value is None else value for value in row)
+def write_scores(scores: Sequence[CutoffScore], out: IO[str]) -> None:
+    writer = csv.writer(out)
+    writer.writerow(SCORE_COLUMNS)
+    for score in scores:
+        row = dataclasses.astuple(score)[: len(SCORE_COLUMNS)]
+        writer.writerow("" if value is None else value for value in row)
 
 
 # -- the command --------------------------------------------------------------------------
@@ -410,13 +409,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             config = dataclasses.replace(config, churn_horizon_days=args.horizon_days)
         except EngineConfigError as exc:
             raise ConfigError(f"--horizon-days: {exc}") from None
-    try:
-        columns = columns_from(args)
-    except HistoryError as exc:
-        raise ConfigError(str(exc)) from None
-    rejections = Rejections(args.rejected_out)
-    changes = args.changes_out.open("wb") if args.changes_out else None
-    try:
+    columns = columns_from(args)
+    with Outputs() as outputs:
+        rejections = Rejections(args.rejected_out)
+        outputs.callback(rejections.close)
+        changes = outputs.open(args.changes_out, binary=True)
+        scores_out = outputs.open(args.scores_out)  # now: a bad path fails before the run
         result, scores = run_backtest(
             args.file.name,
             read_history(args.file, columns, args.format),
@@ -426,14 +424,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             rejections=rejections,
             changes=changes,
         )
-    except HistoryError as exc:
-        raise ConfigError(str(exc)) from None
-    finally:
-        rejections.close()
-        if changes is not None:
-            changes.close()
-    if args.scores_out:
-        write_scores(scores, args.scores_out)
+        if scores_out is not None:
+            write_scores(scores, scores_out)
     report = result.report()
     if not report["horizon_complete"]:
         print(

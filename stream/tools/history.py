@@ -35,13 +35,14 @@ from typing import IO, Any, NamedTuple
 import orjson
 
 from schemas.inputs import SCHEMA_VERSION
+from stream.tools.options import UsageError, open_output
 
 KINDS = ("purchase", "interaction", "survey")
 TELLTALE_FIELDS = (("order_id", "purchase"), ("type", "interaction"), ("survey_id", "survey"))
 WHITESPACE = "whitespace"
 
 
-class HistoryError(ValueError):
+class HistoryError(UsageError):
     """The file cannot be read at all (missing, unreadable, or without the named columns)."""
 
 
@@ -77,7 +78,7 @@ class Rejections:
     def __init__(self, out: Path | None = None) -> None:
         self.by_reason: dict[str, list[int]] = {}  # reason -> [count, first line]
         self.total = 0
-        self._file = out.open("w", newline="") if out else None
+        self._file = open_output(out) if out else None
         self._writer = csv.writer(self._file) if self._file else None
         if self._writer:
             self._writer.writerow(("line", "reason"))

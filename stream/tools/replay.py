@@ -30,7 +30,6 @@ from stream.core.engine import Engine
 from stream.kafka.topics import ensure_topics
 from stream.tools.generate import produce
 from stream.tools.history import (
-    HistoryError,
     Record,
     Rejections,
     add_input_options,
@@ -104,8 +103,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             interaction_types=Engine(settings.engine).interaction_types,
             progress=lambda read, rejected: _say(f"  read {read} lines, {rejected} rejected"),
         )
-    except HistoryError as exc:
-        raise ConfigError(str(exc)) from None
     finally:
         rejections.close()
     _say(
