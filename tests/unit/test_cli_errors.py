@@ -3,6 +3,8 @@ traceback; outputs are opened before the work, so a bad path does not waste a lo
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,17 @@ def test_any_other_file_error_is_one_line_naming_the_file(capsys, monkeypatch):
 
     monkeypatch.setattr(stream.tools.schemas_cmd, "run", denied)
     assert fails(capsys, "schemas", "export", "x") == "stream: var/store: Permission denied"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    command = [sys.executable, "-m", "stream.cli", "generate", "--customers", "50"]
+    # 2,000 events are more than a pipe holds, so the writer meets the closed end.
+    with subprocess.Popen(
+        [*command, "--events", "2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout and process.stderr
+        assert process.stdout.readline().startswith(b'{"event_type"')
+        process.stdout.close()  # as `| head -1` does
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 141
+    assert err.startswith("generated 2000 events") and len(err.splitlines()) == 1, err
