@@ -54,6 +54,7 @@ from stream.tools.history import (
     columns_from,
     describe,
     read_history,
+    require_events,
 )
 from stream.tools.options import Outputs
 
@@ -424,6 +425,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             rejections=rejections,
             changes=changes,
         )
+        require_events(args.file.name, result.rows - rejections.total, rejections)
         if scores_out is not None:
             write_scores(scores, scores_out)
     report = result.report()

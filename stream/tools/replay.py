@@ -5,7 +5,8 @@ formats and column options), validates every line as the worker would, and produ
 ones to their topic (``customer.purchases`` for CSV rows; a JSONL line's ``event_type``
 decides), keyed by ``customer_id``, in event-time order (stable: same-time lines keep their
 file order), so the worker's clock moves as it did when the history happened. Lines that
-fail are not sent: they are counted by reason, and ``--rejected-out`` lists each one.
+fail are not sent: they are counted by reason, and ``--rejected-out`` lists each one; a file
+with no line to send stops the command (exit 2) with the top reasons.
 
 Ids are deterministic (a line's own ``event_id``, else ``FILENAME:LINE``), so replaying the
 same file twice changes nothing: the worker drops the repeats as duplicates (it remembers the
@@ -36,6 +37,7 @@ from stream.tools.history import (
     columns_from,
     describe,
     read_history,
+    require_events,
 )
 
 Event = dict[str, Any]
@@ -105,14 +107,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         rejections.close()
+    require_events(args.file.name, len(events), rejections)
     _say(
         f"{args.file.name}: {len(events) + rejections.total} lines, {len(events)} events to "
         f"send, {rejections.total} rejected ({time.monotonic() - started:.1f}s)"
     )
     for line in describe(rejections.as_dict()):
         _say(f"  rejected: {line}")
-    if not events:
-        return 0
     ensure_topics(settings.bootstrap_servers, settings)
     started = time.monotonic()
 

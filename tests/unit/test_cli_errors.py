@@ -17,12 +17,11 @@ HISTORY = "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-03-01,7\n"
 
 
 def fails(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 2) -> str:
-    """Run ``stream ARGV``, check its exit code and that it ends with one line (after any
-    progress lines) and no traceback; return that line."""
+    """Run ``stream ARGV``, check its exit code and that stderr is one line; return it."""
     assert main(list(argv)) == code
     err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    return err.splitlines()[-1]
+    assert len(err.splitlines()) == 1, err
+    return err.strip()
 
 
 @pytest.fixture
@@ -72,8 +71,9 @@ def test_outputs_are_opened_before_the_backtest_runs(capsys, history, tmp_path, 
     ],
 )
 def test_a_full_disk_names_the_file(capsys, history, command):
-    line = fails(capsys, *[arg.format(history=history) for arg in command])
-    assert line == "stream: cannot write /dev/full: No space left on device"
+    assert main([arg.format(history=history) for arg in command]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]  # after what generate says it made
+    assert last == "stream: cannot write /dev/full: No space left on device"
 
 
 def test_schemas_are_not_exported_onto_a_file(capsys, history):
@@ -86,6 +86,29 @@ def test_a_missing_input_file_cannot_be_read(capsys, tmp_path):
     missing = tmp_path / "nope.csv"
     for argv in (["backtest", str(missing), "--cutoff", "2024-01-01"], ["replay", str(missing)]):
         assert fails(capsys, *argv) == f"stream: cannot read {missing}: No such file or directory"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("empty.jsonl", "", "has no events to read"),
+        ("header.csv", "customer_id,ts,amount\n", "has no events to read"),
+        ("blank.csv", "  \n\n", "has no events to read"),
+        (
+            "bad.csv",
+            "customer_id,ts,amount\nc1,2024-01-01,-5\nc2,01/02/2024,3\n",
+            "all 2 lines were rejected: 1 x invalid purchase: amount: Input should be greater "
+            "than or equal to 0 (first at line 2); 1 x ts is not an ISO 8601 date or date-time "
+            "(first at line 3)",
+        ),
+    ],
+)
+def test_a_file_without_usable_events_is_an_error(capsys, tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    for command in (["backtest", "--cutoff", "2024-02-01"], ["replay"]):
+        line = fails(capsys, command[0], str(path), *command[1:])
+        assert line.startswith(f"stream: {name}") and line.endswith(message), line
 
 
 def test_any_other_file_error_is_one_line_naming_the_file(capsys, monkeypatch):
