@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,9 +39,9 @@ import orjson
 
 from schemas.inputs import AnyInput, InvalidInput, Purchase, parse_input
 from schemas.outputs import ChurnRisk
-from stream.config import ConfigError, Settings
+from stream.config import Settings
 from stream.core.churn import ChurnModel, next_band
-from stream.core.config import DAY, EngineConfig, EngineConfigError
+from stream.core.config import DAY, EngineConfig
 from stream.core.engine import Engine, Output
 from stream.core.features import churn_features
 from stream.core.lookup import current_profile
@@ -56,7 +56,7 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import Outputs
+from stream.tools.options import Outputs, UsageError, number
 
 PARTITION = 0
 CHUNK = 10_000
@@ -108,6 +108,16 @@ class Timing:
         }
 
 
+def horizon_end(cutoff: datetime, days: float) -> datetime:
+    """When the outcome window closes; a :class:`UsageError` if after the year 9999."""
+    try:
+        return cutoff + timedelta(days=days)
+    except OverflowError:
+        raise UsageError(
+            f"--cutoff {cutoff.isoformat()} plus a {days:g}-day horizon ends after the year 9999"
+        ) from None
+
+
 def _rate(count: int, seconds: float) -> float | None:
     return count / seconds if count and seconds > 0 else None
 
@@ -135,7 +145,7 @@ class Backtest:
 
     @property
     def horizon_end(self) -> datetime:
-        return datetime.fromtimestamp(self.cutoff.timestamp() + self.horizon_days * DAY, UTC)
+        return horizon_end(self.cutoff, self.horizon_days)
 
     def report(self) -> dict[str, Any]:
         return {
@@ -393,7 +403,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--horizon-days",
-        type=float,
+        type=number(above=0),
         metavar="DAYS",
         help="outcome window and churn horizon (default STREAM_ENGINE_CHURN_HORIZON_DAYS, 90)",
     )
@@ -406,10 +416,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace, settings: Settings) -> int:
     config = settings.engine
     if args.horizon_days is not None:
-        try:
-            config = dataclasses.replace(config, churn_horizon_days=args.horizon_days)
-        except EngineConfigError as exc:
-            raise ConfigError(f"--horizon-days: {exc}") from None
+        config = dataclasses.replace(config, churn_horizon_days=args.horizon_days)
+    horizon_end(args.cutoff, config.churn_horizon_days)  # fails now, not after the run
     columns = columns_from(args)
     with Outputs() as outputs:
         rejections = Rejections(args.rejected_out)

@@ -38,9 +38,10 @@ from schemas.inputs import SCHEMA_VERSION
 from stream.config import ConfigError, Settings, Topics
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import ensure_topics
-from stream.tools.options import Outputs
+from stream.tools.options import Outputs, UsageError, number
 
 DAY = 86_400.0
+MAX_DAYS = 36_525  # a century: anything longer is a typo, and slow to generate
 CURRENCY = "EUR"
 REGIONS = ("DE", "FR", "NL", "BE", "ES", "IT", "AT", "PL")
 
@@ -476,7 +477,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--customers", type=int, default=1000, help="default %(default)s")
     parser.add_argument("--events", type=int, default=20_000, help="default %(default)s")
-    parser.add_argument("--days", type=float, default=365, help="period; default %(default)s")
+    parser.add_argument(
+        "--days",
+        type=number(above=0, most=MAX_DAYS),
+        default=365,
+        help="period; default %(default)s",
+    )
     parser.add_argument(
         "--start",
         type=date.fromisoformat,
@@ -492,15 +498,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--produce", action="store_true", help="send events to the configured broker"
     )
     parser.add_argument(
-        "--rate", type=float, metavar="EVENTS_PER_S", help="pace --produce (default: no limit)"
+        "--rate",
+        type=number(above=0),
+        metavar="EVENTS_PER_S",
+        help="pace --produce (default: no limit)",
     )
     parser.add_argument("--truth", type=Path, metavar="FILE.csv", help="write customer_id,persona")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.rate is not None and args.rate <= 0:
-        raise ConfigError(f"--rate {args.rate} must be positive")
+    if args.rate is not None and not args.produce:
+        raise UsageError("--rate paces --produce; without it there is nothing to pace")
     out = args.out or (None if args.produce else "-")
     with Outputs() as outputs:
         truth = outputs.open(args.truth)  # before generating: a bad path fails at once

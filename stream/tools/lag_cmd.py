@@ -26,26 +26,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
 from stream.config import Settings, broker_servers
 from stream.kafka.lag import GroupOffsets, OffsetReader
 from stream.tools.lag_status import LagHistory, Observation, PartitionKey, Status, worst
+from stream.tools.options import number
 
 EXIT_CODES = {Status.OK: 0, Status.WARN: 1}
 EXIT_WORSE = 2
-
-
-def _positive(kind: type[int] | type[float], minimum: float) -> Any:
-    def parse(raw: str) -> int | float:
-        value = kind(raw)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {raw}")
-        return value
-
-    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -62,20 +52,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--watch",
-        type=_positive(float, 0.1),
+        type=number(least=0.1),
         metavar="SECONDS",
         help="keep observing every SECONDS and reprint until Ctrl-C",
     )
     parser.add_argument(
         "--window",
-        type=_positive(int, 2),
+        type=number(least=2, whole=True),
         default=5,
         metavar="N",
         help="observations judged together (default: 5)",
     )
     parser.add_argument(
         "--interval",
-        type=_positive(float, 0.05),
+        type=number(least=0.05),
         default=1.0,
         metavar="SECONDS",
         help="time between the first run's observations (default: 1.0)",

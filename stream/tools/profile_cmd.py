@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 
 from stream.config import Settings
+from stream.tools.options import number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("customer_id", metavar="ID")
     parser.add_argument("--url", help="a worker's base URL (default from STREAM_WEB_HOST/PORT)")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="default 10")
+    parser.add_argument(
+        "--timeout", type=number(above=0), default=10.0, metavar="S", help="default 10"
+    )
     parser.set_defaults(func=run)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from schemas.inputs import InvalidInput, parse_input
-from stream.config import ConfigError, Settings
+from stream.config import Settings
 from stream.core.engine import Engine
 from stream.kafka.topics import ensure_topics
 from stream.tools.generate import produce
@@ -39,6 +39,7 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
+from stream.tools.options import number
 
 Event = dict[str, Any]
 PROGRESS_EVERY_S = 1.0
@@ -87,14 +88,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_input_options(parser)
     parser.add_argument(
-        "--rate", type=float, metavar="EVENTS_PER_S", help="pace the sending (default: no limit)"
+        "--rate",
+        type=number(above=0),
+        metavar="EVENTS_PER_S",
+        help="pace the sending (default: no limit)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.rate is not None and args.rate <= 0:
-        raise ConfigError(f"--rate {args.rate} must be positive")
     rejections = Rejections(args.rejected_out)
     started = time.monotonic()
     try:

@@ -3,6 +3,8 @@ traceback; outputs are opened before the work, so a bad path does not waste a lo
 
 from __future__ import annotations
 
+import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 import stream.tools.backtest
 import stream.tools.schemas_cmd
 from stream.cli import main
+from stream.tools.options import number
 
 HISTORY = "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-03-01,7\n"
 
@@ -131,3 +134,56 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
         err = process.stderr.read().decode()
         assert process.wait(timeout=60) == 141
     assert err.startswith("generated 2000 events") and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["backtest", "{history}", "--cutoff", "2024-02-01", "--horizon-days", "nan"], None),
+        (["backtest", "{history}", "--cutoff", "2024-02-01", "--horizon-days", "inf"], None),
+        (["worker", "--broker-timeout", "nan"], None),
+        (["replay", "{history}", "--rate", "nan"], None),
+        (["generate", "--produce", "--rate", "nan"], None),
+        (["generate", "--days", "nan"], None),
+        (["generate", "--days", "1e9"], "must be at most 36525, got 1e9"),
+        (["lag", "--interval", "nan"], None),
+        (["lag", "--watch", "inf"], None),
+        (["lag", "--watch", "abc"], "'abc' is not a number"),
+        (["lag", "--window", "2.5"], "'2.5' is not a whole number"),
+    ],
+)
+def test_a_bad_number_is_refused_naming_its_option(capsys, history, argv, complaint):
+    argv = [arg.format(history=history) for arg in argv]
+    option, value = argv[-2:]
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    expected = complaint or f"{value!r} is not a finite number"
+    assert last == f"stream {argv[0]}: error: argument {option}: {expected}"
+
+
+@pytest.mark.parametrize(("cutoff", "horizon"), [("9999-12-31", "90"), ("2024-02-01", "1e9")])
+def test_a_horizon_past_the_calendar_is_refused_before_the_run(capsys, history, cutoff, horizon):
+    line = fails(capsys, "backtest", str(history), "--cutoff", cutoff, "--horizon-days", horizon)
+    assert line.startswith(f"stream: --cutoff {cutoff}T00:00:00+00:00 plus a ")
+    assert line.endswith("-day horizon ends after the year 9999")
+
+
+def test_rate_without_produce_is_a_usage_error(capsys):
+    line = fails(capsys, "generate", "--customers", "10", "--events", "100", "--rate", "5")
+    assert line == "stream: --rate paces --produce; without it there is nothing to pace"
+
+
+def test_number_takes_finite_values_within_its_bounds():
+    assert number(above=0)("0.5") == 0.5
+    assert number(least=2, whole=True)("2") == 2
+    for parse, text, complaint in [
+        (number(above=0), "0", "must be above 0, got 0"),
+        (number(least=0.05), "0.01", "must be at least 0.05, got 0.01"),
+        (number(most=10), "11", "must be at most 10, got 11"),
+        (number(), "-inf", "'-inf' is not a finite number"),
+        (number(whole=True), "1e3", "'1e3' is not a whole number"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError, match=f"^{re.escape(complaint)}$"):
+            parse(text)
