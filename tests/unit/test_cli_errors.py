@@ -187,3 +187,14 @@ def test_number_takes_finite_values_within_its_bounds():
     ]:
         with pytest.raises(argparse.ArgumentTypeError, match=f"^{re.escape(complaint)}$"):
             parse(text)
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://host", "http://", "http://host:port"])
+def test_profile_refuses_a_url_it_cannot_ask(capsys, url):
+    with pytest.raises(SystemExit) as exit:
+        main(["profile", "c1", "--url", url])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"stream profile: error: argument --url: {url!r} is not an http:// or https:// URL "
+        "of a worker"
+    )
