@@ -640,7 +640,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="stream-bench-"))
     try:
         if args.broker:
-            run_ = new_run(settings, broker_servers(args.broker), workdir)
+            run_ = new_run(settings, broker_servers(args.broker, "--broker"), workdir)
             figures = bench(run_, args, shared_broker=True)
         else:
             with EmbeddedBroker(log_dir=workdir) as broker:

@@ -98,7 +98,9 @@ class LagReport:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     group = args.group or settings.app_id
-    bootstrap = broker_servers(args.broker) if args.broker else settings.bootstrap_servers
+    bootstrap = (
+        broker_servers(args.broker, "--broker") if args.broker else settings.bootstrap_servers
+    )
     # The app's input topics belong to its own group; another group only has what it committed.
     topics = settings.topics.inputs if group == settings.app_id else ()
     history = LagHistory(args.window)

@@ -198,3 +198,10 @@ def test_profile_refuses_a_url_it_cannot_ask(capsys, url):
         f"stream profile: error: argument --url: {url!r} is not an http:// or https:// URL "
         "of a worker"
     )
+
+
+def test_a_bad_broker_option_is_blamed_on_the_option(capsys, monkeypatch):
+    monkeypatch.delenv("STREAM_BROKER", raising=False)
+    assert fails(capsys, "lag", "--broker", "bad") == (
+        "stream: configuration error: --broker='bad': 'bad' is not host:port"
+    )
