@@ -1,6 +1,6 @@
 """``stream``: the one entry point. Each sub-command lives in its own module.
 
-Exit codes: 0 success, 1 a check found a problem (for example ``lag`` saw WARN), 2 a usage or
+Exit codes: 0 success, 1 a check found a problem (``lag`` saw a status other than OK), 2 a usage or
 configuration error (a bad option or setting, a file that cannot be read or written), 3 the
 broker could not be reached, 130 interrupted, 141 the reader of stdout went away (``| head``).
 That last one stops the command quietly with the code a shell gives a program ended by SIGPIPE,

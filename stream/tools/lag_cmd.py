@@ -13,8 +13,9 @@ Kafka timestamp of the record at the committed offset (0 when caught up). It say
 the group's view is even when the consumer has stopped, which a consumption-rate estimate
 cannot.
 
-Exit codes: 0 OK, 1 WARN, 2 STALL, STOP or ERR, 3 the broker cannot be reached
-(``BrokerUnavailable``, turned into 3 by ``stream.cli``).
+Exit codes: 0 OK, 1 WARN, STALL, STOP or ERR (a problem found; the report says which), 2 a
+usage or configuration error, 3 the broker cannot be reached (``BrokerUnavailable``, turned
+into 3 by ``stream.cli``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ from stream.kafka.lag import GroupOffsets, OffsetReader
 from stream.tools.lag_status import LagHistory, Observation, PartitionKey, Status, worst
 from stream.tools.options import number
 
-EXIT_CODES = {Status.OK: 0, Status.WARN: 1}
-EXIT_WORSE = 2
+EXIT_OK, EXIT_FOUND = 0, 1  # stream.cli's codes: 2 is for usage errors, not for a status
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             time.sleep(args.watch)
             report = _observe(reader, history, 1, 0.0)
             _print(report, args.json, refresh=True)
-    return EXIT_CODES.get(Status[report.status], EXIT_WORSE)
+    return EXIT_OK if report.status == Status.OK.name else EXIT_FOUND
 
 
 def _observe(reader: OffsetReader, history: LagHistory, count: int, interval: float) -> LagReport:
