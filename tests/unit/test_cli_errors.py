@@ -14,6 +14,7 @@ import pytest
 import stream.tools.backtest
 import stream.tools.schemas_cmd
 from stream.cli import main
+from stream.tools import core_speed
 from stream.tools.options import number
 
 HISTORY = "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-03-01,7\n"
@@ -205,3 +206,12 @@ def test_a_bad_broker_option_is_blamed_on_the_option(capsys, monkeypatch):
     assert fails(capsys, "lag", "--broker", "bad") == (
         "stream: configuration error: --broker='bad': 'bad' is not host:port"
     )
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["--help"], 0), (["nan"], 2)])
+def test_core_speed_has_a_help_and_checks_its_days(capsys, argv, code):
+    with pytest.raises(SystemExit) as exit:
+        core_speed.main(argv)
+    assert exit.value.code == code
+    shown = capsys.readouterr()
+    assert "usage: python -m stream.tools.core_speed [-h] [days]" in shown.out + shown.err
