@@ -14,6 +14,7 @@ import pytest
 import stream.tools.backtest
 import stream.tools.schemas_cmd
 from stream.cli import main
+from stream.kafka import topics
 from stream.tools import core_speed
 from stream.tools.options import number
 
@@ -215,3 +216,39 @@ def test_core_speed_has_a_help_and_checks_its_days(capsys, argv, code):
     assert exit.value.code == code
     shown = capsys.readouterr()
     assert "usage: python -m stream.tools.core_speed [-h] [days]" in shown.out + shown.err
+
+
+class _RefusingAdmin:
+    """An admin client whose broker refuses every topic with ``error_code``."""
+
+    def __init__(self, error_code: int) -> None:
+        self.error_code = error_code
+
+    def __enter__(self) -> _RefusingAdmin:
+        return self
+
+    def __exit__(self, *args: object) -> None: ...
+
+    def create_topics(self, specs, **kwargs):
+        message = "Replication factor: 3 larger than available brokers: 1."
+        return {
+            "topics": [
+                {"name": name, "error_code": self.error_code, "error_message": message}
+                for name in specs
+            ]
+        }
+
+
+@pytest.mark.parametrize(
+    ("error_code", "code", "start"),
+    [
+        (38, 2, "stream: configuration error: could not create topic 'customer.purchases': "),
+        (7, 3, "stream: broker unavailable: could not create topic 'customer.purchases': "),
+    ],
+)
+def test_a_topic_the_broker_refuses_is_an_exit_code(capsys, monkeypatch, error_code, code, start):
+    monkeypatch.setattr(topics, "wait_for_broker", lambda *args: [])
+    monkeypatch.setattr(topics, "admin_client", lambda *args: _RefusingAdmin(error_code))
+    argv = ["generate", "--customers", "10", "--events", "100", "--produce"]
+    assert main(argv) == code
+    assert capsys.readouterr().err.splitlines()[-1].startswith(start)
