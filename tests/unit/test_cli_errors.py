@@ -4,6 +4,7 @@ traceback; outputs are opened before the work, so a bad path does not waste a lo
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -128,7 +129,10 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     command = [sys.executable, "-m", "stream.cli", "generate", "--customers", "50"]
     # 2,000 events are more than a pipe holds, so the writer meets the closed end.
     with subprocess.Popen(
-        [*command, "--events", "2000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [*command, "--events", "2000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},  # this checkout
     ) as process:
         assert process.stdout and process.stderr
         assert process.stdout.readline().startswith(b'{"event_type"')
