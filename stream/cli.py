@@ -1,20 +1,26 @@
 """``stream``: the one entry point. Each sub-command lives in its own module.
 
-Exit codes: 0 success, 1 a check found a problem (for example ``lag`` saw WARN), 2 a usage or
-configuration error, 3 the broker could not be reached, 130 interrupted.
+Exit codes: 0 success, 1 a check found a problem (``lag`` saw a status other than OK), 2 a usage or
+configuration error (a bad option or setting, a file that cannot be read or written), 3 the
+broker could not be reached, 130 interrupted, 141 the reader of stdout went away (``| head``).
+That last one stops the command quietly with the code a shell gives a program ended by SIGPIPE,
+so ``set -o pipefail`` still learns that the output was cut short.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from stream import __version__, logs
 from stream.config import ConfigError, Settings
 from stream.kafka import BrokerUnavailable
+from stream.tools.options import UsageError
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BROKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_BROKEN_PIPE = 141
 
 # Each module defines ``register(subparsers)``, which adds its parser with ``func=run``.
 COMMANDS = (
@@ -61,6 +67,18 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args, settings) or 0)
     except ConfigError as exc:
         print(f"stream: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"stream: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # Python flushes stdout again at exit and would report that failure too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        # The commands name their own files; this catches any other path (STREAM_DATA_DIR).
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"stream: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokerUnavailable as exc:
         print(f"stream: broker unavailable: {exc}", file=sys.stderr)

@@ -70,10 +70,13 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def broker_servers(url: str) -> str:
-    """Turn ``kafka://h1:9092;h2:9092`` (Faust style) or ``h1:9092,h2:9092`` into bootstrap."""
+def broker_servers(url: str, source: str = "STREAM_BROKER") -> str:
+    """Turn ``kafka://h1:9092;h2:9092`` (Faust style) or ``h1:9092,h2:9092`` into bootstrap.
+
+    ``source`` names where ``url`` came from (a variable or an option) in the error message.
+    """
     if not url:
-        raise ConfigError("STREAM_BROKER is empty; expected e.g. kafka://127.0.0.1:19092")
+        raise ConfigError(f"{source} is empty; expected e.g. kafka://127.0.0.1:19092")
     hosts = []
     for part in url.replace(";", ",").split(","):
         part = part.strip()
@@ -81,7 +84,7 @@ def broker_servers(url: str) -> str:
             part = part[len("kafka://") :]
         host, sep, port = part.rpartition(":")
         if not sep or not host or not port.isdigit():
-            raise ConfigError(f"STREAM_BROKER={url!r}: {part!r} is not host:port")
+            raise ConfigError(f"{source}={url!r}: {part!r} is not host:port")
         hosts.append(part)
     return ",".join(hosts)
 

@@ -3,7 +3,8 @@
 Creation is idempotent, so ``stream broker``, the worker and the tests may all call
 :func:`ensure_topics` on the same cluster. An existing topic is left as it is (Kafka cannot
 shrink partitions, and changing them would re-key customers), with a warning if its partition
-count differs from the settings.
+count differs from the settings. A topic the broker refuses to create is a ConfigError (exit 2),
+or BrokerUnavailable (exit 3) when Kafka calls the failure retriable.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
-from stream.config import Settings
+from stream.config import ConfigError, Settings
 from stream.kafka import BrokerUnavailable
 
 log = logging.getLogger(__name__)
@@ -100,19 +102,31 @@ def ensure_topics(bootstrap_servers: str, settings: Settings, timeout: float = 3
         result = admin.create_topics(specs, timeout_ms=int(timeout * 1000), raise_errors=False)
         created = []
         for topic in result["topics"]:
-            error = for_code(topic["error_code"])
             if topic["error_code"] == 0:
                 created.append(topic["name"])
-            elif error is not TopicAlreadyExistsError:
-                raise RuntimeError(
-                    f"could not create topic {topic['name']!r}: {error.__name__} "
-                    f"({topic.get('error_message') or 'no message from the broker'})"
-                )
+            elif for_code(topic["error_code"]) is not TopicAlreadyExistsError:
+                raise _refused(topic, settings)
         admin.wait_for_topics(list(specs), timeout_ms=int(timeout * 1000))
         _warn_on_partition_mismatch(admin.describe_topics(list(specs)), settings.partitions)
     if created:
         log.info("created topics", extra={"topics": created, "bootstrap": bootstrap_servers})
     return created
+
+
+def _refused(topic: dict[str, Any], settings: Settings) -> ConfigError | BrokerUnavailable:
+    """Why the broker would not create ``topic``: a busy broker when Kafka says to retry (a
+    timeout, a controller moving), else the settings (too many replicas, no permission)."""
+    error = for_code(topic["error_code"])
+    message = (
+        f"could not create topic {topic['name']!r}: {error.__name__} "
+        f"({topic.get('error_message') or 'no message from the broker'})"
+    )
+    if error.retriable:
+        return BrokerUnavailable(f"{message}; try again when the broker is ready")
+    return ConfigError(
+        f"{message}; STREAM_PARTITIONS={settings.partitions}, "
+        f"STREAM_REPLICATION={settings.replication}"
+    )
 
 
 def _warn_on_partition_mismatch(described: list[dict], partitions: int) -> None:  # type: ignore[type-arg]

@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,15 +39,14 @@ import orjson
 
 from schemas.inputs import AnyInput, InvalidInput, Purchase, parse_input
 from schemas.outputs import ChurnRisk
-from stream.config import ConfigError, Settings
+from stream.config import Settings
 from stream.core.churn import ChurnModel, next_band
-from stream.core.config import DAY, EngineConfig, EngineConfigError
+from stream.core.config import DAY, EngineConfig
 from stream.core.engine import Engine, Output
 from stream.core.features import churn_features
 from stream.core.lookup import current_profile
 from stream.tools.evaluation import Buyers, Repeats, evaluate
 from stream.tools.history import (
-    HistoryError,
     Record,
     Rejected,
     Rejections,
@@ -55,7 +54,9 @@ from stream.tools.history import (
     columns_from,
     describe,
     read_history,
+    require_events,
 )
+from stream.tools.options import Outputs, UsageError, number
 
 PARTITION = 0
 CHUNK = 10_000
@@ -107,6 +108,16 @@ class Timing:
         }
 
 
+def horizon_end(cutoff: datetime, days: float) -> datetime:
+    """When the outcome window closes; a :class:`UsageError` if after the year 9999."""
+    try:
+        return cutoff + timedelta(days=days)
+    except OverflowError:
+        raise UsageError(
+            f"--cutoff {cutoff.isoformat()} plus a {days:g}-day horizon ends after the year 9999"
+        ) from None
+
+
 def _rate(count: int, seconds: float) -> float | None:
     return count / seconds if count and seconds > 0 else None
 
@@ -134,7 +145,7 @@ class Backtest:
 
     @property
     def horizon_end(self) -> datetime:
-        return datetime.fromtimestamp(self.cutoff.timestamp() + self.horizon_days * DAY, UTC)
+        return horizon_end(self.cutoff, self.horizon_days)
 
     def report(self) -> dict[str, Any]:
         return {
@@ -364,13 +375,12 @@ def run_backtest(
     return result, scores
 
 
-def write_scores(scores: Sequence[CutoffScore], path: Path) -> None:
-    with path.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(SCORE_COLUMNS)
-        for score in scores:
-            row = dataclasses.astuple(score)[: len(SCORE_COLUMNS)]
-            writer.writerow("" if value is None else value for value in row)
+def write_scores(scores: Sequence[CutoffScore], out: IO[str]) -> None:
+    writer = csv.writer(out)
+    writer.writerow(SCORE_COLUMNS)
+    for score in scores:
+        row = dataclasses.astuple(score)[: len(SCORE_COLUMNS)]
+        writer.writerow("" if value is None else value for value in row)
 
 
 # -- the command --------------------------------------------------------------------------
@@ -393,7 +403,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--horizon-days",
-        type=float,
+        type=number(above=0),
         metavar="DAYS",
         help="outcome window and churn horizon (default STREAM_ENGINE_CHURN_HORIZON_DAYS, 90)",
     )
@@ -406,17 +416,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace, settings: Settings) -> int:
     config = settings.engine
     if args.horizon_days is not None:
-        try:
-            config = dataclasses.replace(config, churn_horizon_days=args.horizon_days)
-        except EngineConfigError as exc:
-            raise ConfigError(f"--horizon-days: {exc}") from None
-    try:
-        columns = columns_from(args)
-    except HistoryError as exc:
-        raise ConfigError(str(exc)) from None
-    rejections = Rejections(args.rejected_out)
-    changes = args.changes_out.open("wb") if args.changes_out else None
-    try:
+        config = dataclasses.replace(config, churn_horizon_days=args.horizon_days)
+    horizon_end(args.cutoff, config.churn_horizon_days)  # fails now, not after the run
+    columns = columns_from(args)
+    with Outputs() as outputs:
+        rejections = Rejections(args.rejected_out)
+        outputs.callback(rejections.close)
+        changes = outputs.open(args.changes_out, binary=True)
+        scores_out = outputs.open(args.scores_out)  # now: a bad path fails before the run
         result, scores = run_backtest(
             args.file.name,
             read_history(args.file, columns, args.format),
@@ -426,14 +433,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             rejections=rejections,
             changes=changes,
         )
-    except HistoryError as exc:
-        raise ConfigError(str(exc)) from None
-    finally:
-        rejections.close()
-        if changes is not None:
-            changes.close()
-    if args.scores_out:
-        write_scores(scores, args.scores_out)
+        require_events(args.file.name, result.rows - rejections.total, rejections)
+        if scores_out is not None:
+            write_scores(scores, scores_out)
     report = result.report()
     if not report["horizon_complete"]:
         print(

@@ -67,7 +67,8 @@ from stream.core.churn import ChurnModel
 from stream.core.engine import Engine
 from stream.kafka.broker import EmbeddedBroker
 from stream.kafka.topics import admin_client, ensure_topics
-from stream.tools.generate import Workload, generate, produce
+from stream.tools.generate import MAX_DAYS, Workload, generate, produce
+from stream.tools.options import number
 from stream.tools.processes import WorkerProcess, free_port
 from stream.worker.producing import Partitioner
 
@@ -606,9 +607,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--events", type=int, default=200_000, help="default %(default)s")
-    parser.add_argument("--customers", type=int, default=20_000, help="default %(default)s")
-    parser.add_argument("--days", type=float, default=365, help="period; default %(default)s")
+    count = number(least=1, whole=True)
+    parser.add_argument("--events", type=count, default=200_000, help="default %(default)s")
+    parser.add_argument("--customers", type=count, default=20_000, help="default %(default)s")
+    parser.add_argument(
+        "--days",
+        type=number(above=0, most=MAX_DAYS),
+        default=365,
+        help="period; default %(default)s",
+    )
     parser.add_argument("--seed", type=int, default=7, help="default %(default)s")
     parser.add_argument(
         "--broker", metavar="URL", help="use this broker (default: start an embedded one)"
@@ -616,25 +623,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--peer-events",
-        type=int,
+        type=count,
         help="time the peer on the first N events only (quicker, but the first events are the "
         "cheapest: no silent customers yet); default all, like the pipeline",
     )
     parser.add_argument(
-        "--latency-rate", type=float, default=1000, help="events/s; default %(default)s"
+        "--latency-rate", type=number(above=0), default=1000, help="events/s; default %(default)s"
     )
-    parser.add_argument("--latency-seconds", type=float, default=10, help="default %(default)s")
+    parser.add_argument(
+        "--latency-seconds", type=number(above=0), default=10, help="default %(default)s"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    for name in ("events", "customers", "peer_events", "latency_rate", "latency_seconds"):
-        if getattr(args, name) is not None and getattr(args, name) <= 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be positive")
     workdir = Path(tempfile.mkdtemp(prefix="stream-bench-"))
     try:
         if args.broker:
-            run_ = new_run(settings, broker_servers(args.broker), workdir)
+            run_ = new_run(settings, broker_servers(args.broker, "--broker"), workdir)
             figures = bench(run_, args, shared_broker=True)
         else:
             with EmbeddedBroker(log_dir=workdir) as broker:

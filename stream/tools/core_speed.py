@@ -10,6 +10,7 @@ ceiling the worker's pipeline works under.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,7 +21,8 @@ from schemas.inputs import AnyInput, parse_input
 from stream.core.churn import ChurnModel
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
-from stream.tools.generate import generate
+from stream.tools.generate import MAX_DAYS, generate
+from stream.tools.options import number
 
 CUSTOMERS = 20_000
 EVENTS = 200_000
@@ -58,8 +60,19 @@ def run(events: list[AnyInput], *, churn: bool) -> None:
 
 
 def main(argv: list[str]) -> int:
-    days = float(argv[0]) if argv else 365.0
-    events = parsed_workload(days)
+    parser = argparse.ArgumentParser(
+        prog="python -m stream.tools.core_speed",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "days",
+        nargs="?",
+        type=number(above=0, most=MAX_DAYS),
+        default=365.0,
+        help="period of the workload (default 365)",
+    )
+    events = parsed_workload(parser.parse_args(argv).days)
     run(events, churn=False)
     run(events, churn=True)
     return 0

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -38,8 +38,10 @@ from schemas.inputs import SCHEMA_VERSION
 from stream.config import ConfigError, Settings, Topics
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import ensure_topics
+from stream.tools.options import Outputs, UsageError, number
 
 DAY = 86_400.0
+MAX_DAYS = 36_525  # a century: anything longer is a typo, and slow to generate
 CURRENCY = "EUR"
 REGIONS = ("DE", "FR", "NL", "BE", "ES", "IT", "AT", "PL")
 
@@ -410,11 +412,10 @@ def write_jsonl(events: Iterable[Event], out: BinaryIO) -> None:
         out.write(orjson.dumps(event) + b"\n")
 
 
-def write_truth(personas: dict[str, str], path: Path) -> None:
-    with path.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(("customer_id", "persona"))
-        writer.writerows(sorted(personas.items()))
+def write_truth(personas: dict[str, str], out: IO[str]) -> None:
+    writer = csv.writer(out)
+    writer.writerow(("customer_id", "persona"))
+    writer.writerows(sorted(personas.items()))
 
 
 async def produce(
@@ -476,7 +477,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--customers", type=int, default=1000, help="default %(default)s")
     parser.add_argument("--events", type=int, default=20_000, help="default %(default)s")
-    parser.add_argument("--days", type=float, default=365, help="period; default %(default)s")
+    parser.add_argument(
+        "--days",
+        type=number(above=0, most=MAX_DAYS),
+        default=365,
+        help="period; default %(default)s",
+    )
     parser.add_argument(
         "--start",
         type=date.fromisoformat,
@@ -492,34 +498,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--produce", action="store_true", help="send events to the configured broker"
     )
     parser.add_argument(
-        "--rate", type=float, metavar="EVENTS_PER_S", help="pace --produce (default: no limit)"
+        "--rate",
+        type=number(above=0),
+        metavar="EVENTS_PER_S",
+        help="pace --produce (default: no limit)",
     )
     parser.add_argument("--truth", type=Path, metavar="FILE.csv", help="write customer_id,persona")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.rate is not None and args.rate <= 0:
-        raise ConfigError(f"--rate {args.rate} must be positive")
-    try:
-        workload = generate(args.customers, args.events, args.days, args.seed, args.start)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    mix = ", ".join(f"{name}={n}" for name, n in sorted(workload.persona_counts().items()))
-    print(
-        f"generated {len(workload.events)} events for {len(workload.personas)} customers "
-        f"from {workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d} ({mix})",
-        file=sys.stderr,
-    )
-    if args.truth:
-        write_truth(workload.personas, args.truth)
+    if args.rate is not None and not args.produce:
+        raise UsageError("--rate paces --produce; without it there is nothing to pace")
     out = args.out or (None if args.produce else "-")
-    if out == "-":
-        write_jsonl(workload.events, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-    elif out:
-        with open(out, "wb") as file:
-            write_jsonl(workload.events, file)
+    with Outputs() as outputs:
+        truth = outputs.open(args.truth)  # before generating: a bad path fails at once
+        events_out = sys.stdout.buffer if out == "-" else outputs.open(out, binary=True)
+        try:
+            workload = generate(args.customers, args.events, args.days, args.seed, args.start)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        mix = ", ".join(f"{name}={n}" for name, n in sorted(workload.persona_counts().items()))
+        print(
+            f"generated {len(workload.events)} events for {len(workload.personas)} customers "
+            f"from {workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d} ({mix})",
+            file=sys.stderr,
+        )
+        if truth is not None:
+            write_truth(workload.personas, truth)
+        if events_out is not None:
+            write_jsonl(workload.events, events_out)
+            events_out.flush()
     if args.produce:
         ensure_topics(settings.bootstrap_servers, settings)
         started = time.monotonic()

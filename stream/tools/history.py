@@ -18,14 +18,18 @@ reading the same file twice gives the same ids, so the engine drops the second c
 Each line becomes a :class:`Record`, the JSON value as it would go on its topic, or a
 :class:`Rejected` with the line number and a reason; validation of the records themselves is
 ``schemas.inputs.parse_input``'s, as in the worker. Files ending in ``.gz`` are decompressed.
+Files are UTF-8, with or without a byte-order mark; a file with no usable line is an error
+(:func:`require_events`), not an empty success.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,14 +39,16 @@ from typing import IO, Any, NamedTuple
 import orjson
 
 from schemas.inputs import SCHEMA_VERSION
+from stream.tools.options import UsageError, open_output
 
 KINDS = ("purchase", "interaction", "survey")
 TELLTALE_FIELDS = (("order_id", "purchase"), ("type", "interaction"), ("survey_id", "survey"))
 WHITESPACE = "whitespace"
 
 
-class HistoryError(ValueError):
-    """The file cannot be read at all (missing, unreadable, or without the named columns)."""
+class HistoryError(UsageError):
+    """The file cannot be used at all (missing, unreadable, without the named columns, or
+    without a usable event)."""
 
 
 class Record(NamedTuple):
@@ -77,7 +83,7 @@ class Rejections:
     def __init__(self, out: Path | None = None) -> None:
         self.by_reason: dict[str, list[int]] = {}  # reason -> [count, first line]
         self.total = 0
-        self._file = out.open("w", newline="") if out else None
+        self._file = open_output(out) if out else None
         self._writer = csv.writer(self._file) if self._file else None
         if self._writer:
             self._writer.writerow(("line", "reason"))
@@ -119,6 +125,17 @@ def describe(rejected: dict[str, Any], limit: int = 10) -> list[str]:
     return shown
 
 
+def require_events(source: str, events: int, rejections: Rejections) -> None:
+    """Raise :class:`HistoryError` when ``source`` gave no events: a wrong file or wrong
+    column options, not a run with nothing to do. The message gives the top reasons."""
+    if events:
+        return
+    if not rejections.total:
+        raise HistoryError(f"{source} has no events to read")
+    reasons = "; ".join(describe(rejections.as_dict(), limit=3))
+    raise HistoryError(f"{source}: all {rejections.total} lines were rejected: {reasons}")
+
+
 def event_id(source: str, line: int) -> str:
     """The id of the event on ``line`` of the file named ``source``."""
     return f"{source}:{line}"
@@ -135,22 +152,27 @@ def read_history(
     path = Path(path)
     try:
         fmt = fmt or detect_format(path)
-        raw = _open(path)
-    except OSError as exc:
-        raise HistoryError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with raw:
-        if fmt == "jsonl":
-            yield from _jsonl(raw, path.name)
-        elif fmt == "csv":
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            yield from _csv(text, path.name, columns or CsvColumns())
-        else:
-            raise HistoryError(f"unknown format {fmt!r}; expected jsonl or csv")
+        with _open(path) as raw:
+            if fmt == "jsonl":
+                yield from _jsonl(raw, path.name)
+            elif fmt == "csv":
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                yield from _csv(text, path.name, columns or CsvColumns())
+            else:
+                raise HistoryError(f"unknown format {fmt!r}; expected jsonl or csv")
+    # gzip finds a file that is not gzip (an OSError), cut short or corrupt only as it reads.
+    except (OSError, EOFError, zlib.error) as exc:
+        raise HistoryError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise HistoryError(
+            f"cannot read {path}: it is not UTF-8 (it has byte 0x{exc.object[exc.start]:02x}, "
+            f"{exc.reason}); convert it to UTF-8 first"
+        ) from None
 
 
 def detect_format(path: Path) -> str:
     with _open(path) as raw:
-        start = raw.read(4096).lstrip()
+        start = raw.read(4096).removeprefix(codecs.BOM_UTF8).lstrip()
     return "jsonl" if start.startswith(b"{") else "csv"
 
 
@@ -177,7 +199,7 @@ def utc_rfc3339(text: str) -> str | None:
 
 def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
     for number, line in enumerate(lines, 1):
-        line = line.strip()
+        line = (line.removeprefix(codecs.BOM_UTF8) if number == 1 else line).strip()
         if not line:
             continue
         try:
@@ -219,11 +241,9 @@ def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
 
 def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | Rejected]:
     rows = _rows(text, columns.delimiter)
-    try:
-        _, header = next(rows)
-    except StopIteration:
-        raise HistoryError(f"{source} is empty; a CSV file needs a header row") from None
-    header = [name.strip() for name in header]
+    header = _header(rows, source)
+    if header is None:
+        return  # nothing but blank lines: require_events says so
     wanted = [columns.customer, columns.time, columns.amount]
     if columns.order is not None:
         wanted.append(columns.order)
@@ -237,8 +257,12 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
     at = [header.index(name) for name in wanted]
     width = max(at) + 1
     times: dict[str, str | None] = {}  # dates repeat a lot in transaction logs
-    for number, row in rows:
-        if not row or (len(row) == 1 and not row[0].strip()):
+    for item in rows:
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        number, row = item
+        if _blank(row):
             continue
         if len(row) < width:
             yield Rejected(number, f"{len(row)} fields where the header has {len(header)}")
@@ -271,17 +295,39 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
         yield Record(number, "purchase", orjson.dumps(event))
 
 
-def _rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, fields)`` of each row; a quoted field may span lines in CSV."""
+def _rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]] | Rejected]:
+    """``(line number, fields)`` of each row, or why it cannot be read; a quoted field may
+    span lines in CSV."""
     if delimiter == WHITESPACE:
         for number, line in enumerate(text, 1):
             yield number, line.split()
         return
     reader = csv.reader(text, delimiter=delimiter)
     first = 1
-    for row in reader:
-        yield first, row
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte
+            yield Rejected(first, f"unreadable CSV: {exc}")
+        else:
+            yield first, row
         first = reader.line_num + 1
+
+
+def _header(rows: Iterator[tuple[int, list[str]] | Rejected], source: str) -> list[str] | None:
+    """The column names on the first row that is not blank; None if there is none."""
+    for item in rows:
+        if isinstance(item, Rejected):
+            raise HistoryError(f"cannot read the header of {source}: {item.reason}")
+        if not _blank(item[1]):
+            return [name.strip() for name in item[1]]
+    return None
+
+
+def _blank(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
 
 
 # -- the options both commands share ------------------------------------------------------

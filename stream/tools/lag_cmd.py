@@ -13,8 +13,9 @@ Kafka timestamp of the record at the committed offset (0 when caught up). It say
 the group's view is even when the consumer has stopped, which a consumption-rate estimate
 cannot.
 
-Exit codes: 0 OK, 1 WARN, 2 STALL, STOP or ERR, 3 the broker cannot be reached
-(``BrokerUnavailable``, turned into 3 by ``stream.cli``).
+Exit codes: 0 OK, 1 WARN, STALL, STOP or ERR (a problem found; the report says which), 2 a
+usage or configuration error, 3 the broker cannot be reached (``BrokerUnavailable``, turned
+into 3 by ``stream.cli``).
 """
 
 from __future__ import annotations
@@ -26,26 +27,15 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
 from stream.config import Settings, broker_servers
 from stream.kafka.lag import GroupOffsets, OffsetReader
 from stream.tools.lag_status import LagHistory, Observation, PartitionKey, Status, worst
+from stream.tools.options import number
 
-EXIT_CODES = {Status.OK: 0, Status.WARN: 1}
-EXIT_WORSE = 2
-
-
-def _positive(kind: type[int] | type[float], minimum: float) -> Any:
-    def parse(raw: str) -> int | float:
-        value = kind(raw)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {raw}")
-        return value
-
-    return parse
+EXIT_OK, EXIT_FOUND = 0, 1  # stream.cli's codes: 2 is for usage errors, not for a status
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -62,20 +52,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--watch",
-        type=_positive(float, 0.1),
+        type=number(least=0.1),
         metavar="SECONDS",
         help="keep observing every SECONDS and reprint until Ctrl-C",
     )
     parser.add_argument(
         "--window",
-        type=_positive(int, 2),
+        type=number(least=2, whole=True),
         default=5,
         metavar="N",
         help="observations judged together (default: 5)",
     )
     parser.add_argument(
         "--interval",
-        type=_positive(float, 0.05),
+        type=number(least=0.05),
         default=1.0,
         metavar="SECONDS",
         help="time between the first run's observations (default: 1.0)",
@@ -108,7 +98,9 @@ class LagReport:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     group = args.group or settings.app_id
-    bootstrap = broker_servers(args.broker) if args.broker else settings.bootstrap_servers
+    bootstrap = (
+        broker_servers(args.broker, "--broker") if args.broker else settings.bootstrap_servers
+    )
     # The app's input topics belong to its own group; another group only has what it committed.
     topics = settings.topics.inputs if group == settings.app_id else ()
     history = LagHistory(args.window)
@@ -122,7 +114,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             time.sleep(args.watch)
             report = _observe(reader, history, 1, 0.0)
             _print(report, args.json, refresh=True)
-    return EXIT_CODES.get(Status[report.status], EXIT_WORSE)
+    return EXIT_OK if report.status == Status.OK.name else EXIT_FOUND
 
 
 def _observe(reader: OffsetReader, history: LagHistory, count: int, interval: float) -> LagReport:

@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 
 from stream.config import Settings
+from stream.tools.options import number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,9 +26,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("customer_id", metavar="ID")
-    parser.add_argument("--url", help="a worker's base URL (default from STREAM_WEB_HOST/PORT)")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="default 10")
+    parser.add_argument(
+        "--url", type=worker_url, help="a worker's base URL (default from STREAM_WEB_HOST/PORT)"
+    )
+    parser.add_argument(
+        "--timeout", type=number(above=0), default=10.0, metavar="S", help="default 10"
+    )
     parser.set_defaults(func=run)
+
+
+def worker_url(text: str) -> str:
+    """``--url``: http or https, a host and a numeric port if any (urllib raises on others)."""
+    parts = urllib.parse.urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL of a worker")
+    return text
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

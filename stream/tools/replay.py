@@ -5,7 +5,8 @@ formats and column options), validates every line as the worker would, and produ
 ones to their topic (``customer.purchases`` for CSV rows; a JSONL line's ``event_type``
 decides), keyed by ``customer_id``, in event-time order (stable: same-time lines keep their
 file order), so the worker's clock moves as it did when the history happened. Lines that
-fail are not sent: they are counted by reason, and ``--rejected-out`` lists each one.
+fail are not sent: they are counted by reason, and ``--rejected-out`` lists each one; a file
+with no line to send stops the command (exit 2) with the top reasons.
 
 Ids are deterministic (a line's own ``event_id``, else ``FILENAME:LINE``), so replaying the
 same file twice changes nothing: the worker drops the repeats as duplicates (it remembers the
@@ -25,19 +26,20 @@ from typing import Any
 import orjson
 
 from schemas.inputs import InvalidInput, parse_input
-from stream.config import ConfigError, Settings
+from stream.config import Settings
 from stream.core.engine import Engine
 from stream.kafka.topics import ensure_topics
 from stream.tools.generate import produce
 from stream.tools.history import (
-    HistoryError,
     Record,
     Rejections,
     add_input_options,
     columns_from,
     describe,
     read_history,
+    require_events,
 )
+from stream.tools.options import number
 
 Event = dict[str, Any]
 PROGRESS_EVERY_S = 1.0
@@ -86,14 +88,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_input_options(parser)
     parser.add_argument(
-        "--rate", type=float, metavar="EVENTS_PER_S", help="pace the sending (default: no limit)"
+        "--rate",
+        type=number(above=0),
+        metavar="EVENTS_PER_S",
+        help="pace the sending (default: no limit)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.rate is not None and args.rate <= 0:
-        raise ConfigError(f"--rate {args.rate} must be positive")
     rejections = Rejections(args.rejected_out)
     started = time.monotonic()
     try:
@@ -104,18 +107,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             interaction_types=Engine(settings.engine).interaction_types,
             progress=lambda read, rejected: _say(f"  read {read} lines, {rejected} rejected"),
         )
-    except HistoryError as exc:
-        raise ConfigError(str(exc)) from None
     finally:
         rejections.close()
+    require_events(args.file.name, len(events), rejections)
     _say(
         f"{args.file.name}: {len(events) + rejections.total} lines, {len(events)} events to "
         f"send, {rejections.total} rejected ({time.monotonic() - started:.1f}s)"
     )
     for line in describe(rejections.as_dict()):
         _say(f"  rejected: {line}")
-    if not events:
-        return 0
     ensure_topics(settings.bootstrap_servers, settings)
     started = time.monotonic()
 

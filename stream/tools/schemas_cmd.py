@@ -7,6 +7,7 @@ from pathlib import Path
 
 import schemas
 from stream.config import Settings
+from stream.tools.options import cannot_write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    for path in schemas.export(args.directory):
+    try:
+        written = schemas.export(args.directory)
+    except OSError as exc:
+        raise cannot_write(exc.filename or args.directory, exc) from None
+    for path in written:
         print(path)
     return 0

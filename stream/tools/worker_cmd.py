@@ -15,6 +15,7 @@ import faust
 
 from stream.config import Settings
 from stream.kafka.topics import wait_for_broker
+from stream.tools.options import number
 from stream.worker.app import create_worker, input_partitions
 
 
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--broker-timeout",
-        type=float,
+        type=number(above=0),
         default=30.0,
         metavar="S",
         help="how long to wait for the broker at start-up (default 30)",

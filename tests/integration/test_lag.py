@@ -146,7 +146,7 @@ def test_lag_follows_a_group_through_consume_stop_and_restart(broker: str) -> No
 
             # The consumer is gone; the producer is not.
             code, report, err = await stream_lag(env, *SAMPLING)
-            assert (code, report["status"]) == (2, "STOP"), (report, err)
+            assert (code, report["status"]) == (1, "STOP"), (report, err)
             for row in report["partitions"]:
                 assert row["status"] == "STOP"
                 assert row["lag"] > 0
@@ -155,7 +155,7 @@ def test_lag_follows_a_group_through_consume_stop_and_restart(broker: str) -> No
             first_stop = by_partition(report)
             await asyncio.sleep(1)
             code, report, err = await stream_lag(env, *SAMPLING)
-            assert code == 2, (report, err)
+            assert code == 1, (report, err)
             for key, row in by_partition(report).items():
                 assert row["committed"] == first_stop[key]["committed"]
                 assert row["lag"] > first_stop[key]["lag"]
@@ -186,7 +186,7 @@ def test_missing_input_topics_are_errors(broker: str) -> None:
     topics = [f"lag-missing-{run_id}.{n}" for n in range(3)]
     env = lag_env(broker, f"lag-missing-{run_id}", topics)
     code, report, err = asyncio.run(stream_lag(env, *SAMPLING))
-    assert (code, report["status"]) == (2, "ERR"), (report, err)
+    assert (code, report["status"]) == (1, "ERR"), (report, err)
     assert {(p["topic"], p["status"]) for p in report["partitions"]} == {(t, "ERR") for t in topics}
     assert all(p["reason"] == "topic does not exist" for p in report["partitions"])
 

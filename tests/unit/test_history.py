@@ -19,6 +19,7 @@ from stream.tools.history import (
     Rejected,
     Rejections,
     read_history,
+    require_events,
     utc_rfc3339,
 )
 from stream.tools.replay import valid_events
@@ -183,6 +184,54 @@ def test_format_is_detected_and_gzip_is_read(tmp_path):
         )
     (item,) = read_history(path)
     assert item.kind == "interaction" and item.line == 2
+
+
+def test_a_jsonl_file_may_start_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "excel.txt"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"event_type": "interaction", "event_id": "i1", "customer_id": "c1", '
+        b'"ts": "2024-01-01T09:00:00Z", "type": "login", "channel": "app"}\n'
+    )
+    (item,) = read_history(path)
+    assert isinstance(item, Record) and item.kind == "interaction"
+
+
+def test_a_csv_field_over_the_limit_rejects_its_row_only(tmp_path):
+    path = _write(
+        tmp_path,
+        "notes.csv",
+        f"customer_id,ts,amount\nc1,2024-01-01,{'9' * 200_000}\nc2,2024-01-02,3\n",
+    )
+    items = list(read_history(path))
+    assert _rejected(items) == [(2, "unreadable CSV: field larger than field limit (131072)")]
+    assert [e["customer_id"] for e in _events(items)] == ["c2"]
+
+
+@pytest.mark.parametrize("fmt", [None, "csv"])
+def test_a_file_that_cannot_be_decoded_is_refused_whatever_the_format_option(tmp_path, fmt):
+    not_gzip = _write(tmp_path, "fake.csv.gz", "customer_id,ts,amount\n")
+    with pytest.raises(HistoryError, match=r"cannot read .*fake.csv.gz: Not a gzipped file"):
+        list(read_history(not_gzip, fmt=fmt))
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("customer_id,ts,amount\nJosé,2024-01-01,5\n".encode("latin-1"))
+    with pytest.raises(HistoryError, match=r"latin1.csv: it is not UTF-8 \(it has byte 0xe9"):
+        list(read_history(latin1, fmt=fmt))
+
+
+def test_a_blank_file_has_no_lines_and_no_usable_events_is_an_error(tmp_path):
+    assert list(read_history(_write(tmp_path, "blank.csv", "  \n\n \n"))) == []
+    with pytest.raises(HistoryError, match=r"^blank.csv has no events to read$"):
+        require_events("blank.csv", 0, Rejections())
+    rejections = Rejections()
+    for line, reason in [(2, "a"), (3, "b"), (4, "a"), (5, "c"), (6, "d")]:
+        rejections.add(line, reason)
+    with pytest.raises(HistoryError) as error:
+        require_events("bad.csv", 0, rejections)
+    assert str(error.value) == (
+        "bad.csv: all 5 lines were rejected: 2 x a (first at line 2); 1 x b (first at line 3); "
+        "1 x c (first at line 5); ... and 1 other reasons"
+    )
+    require_events("good.csv", 1, rejections)
 
 
 def test_rejections_group_reasons_and_list_every_line(tmp_path):

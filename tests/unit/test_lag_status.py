@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from stream.cli import main
+from stream.tools import lag_cmd
 from stream.tools.lag_status import (
     LagHistory,
     Observation,
@@ -226,3 +228,27 @@ def test_a_move_before_the_window_does_not_count_as_the_group_committing() -> No
 def test_window_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         LagHistory(size=0)
+
+
+class _Reader:
+    """Stands in for OffsetReader: the report is made up, no broker is asked."""
+
+    def __init__(self, *args: object) -> None: ...
+
+    def __enter__(self) -> _Reader:
+        return self
+
+    def __exit__(self, *args: object) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [("OK", 0), ("WARN", 1), ("STALL", 1), ("STOP", 1), ("ERR", 1)],
+)
+def test_stream_lag_exits_1_for_every_status_but_ok(monkeypatch, capsys, status, code) -> None:
+    """Exit 2 means a usage error; any status but OK is a problem found, exit 1."""
+    report = lag_cmd.LagReport("g", status, "2024-01-01T00:00:00+00:00", 2, 1.0, [])
+    monkeypatch.setattr(lag_cmd, "OffsetReader", _Reader)
+    monkeypatch.setattr(lag_cmd, "_observe", lambda *args: report)
+    assert main(["lag", "--json"]) == code
+    assert f'"status":"{status}"' in capsys.readouterr().out

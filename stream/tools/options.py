@@ -1,0 +1,96 @@
+"""Checked command-line values: numbers within bounds, and the files the commands write.
+
+A bad value stops a command before any work, with one line that names the option or the file;
+``stream.cli`` turns :class:`UsageError` into exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+
+class UsageError(ValueError):
+    """A bad option, or a file named on the command line that cannot be used."""
+
+
+def number(
+    *,
+    above: float | None = None,
+    least: float | None = None,
+    most: float | None = None,
+    whole: bool = False,
+) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number (a whole one with ``whole``) within the bounds.
+
+    argparse prefixes the message with the option's name:
+
+    >>> number(above=0)("nan")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: 'nan' is not a finite number
+    >>> number(least=2, whole=True)("1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be at least 2, got 1
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            kind = "a whole number" if whole else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if above is not None and value <= above:
+            rule = f"above {above:g}"
+        elif least is not None and value < least:
+            rule = f"at least {least:g}"
+        elif most is not None and value > most:
+            rule = f"at most {most:g}"
+        else:
+            return value
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+
+    return parse
+
+
+def open_output(path: Path | str, *, binary: bool = False) -> IO[Any]:
+    """``path`` opened for writing (text is UTF-8, newlines as written, as ``csv`` wants).
+
+    Open outputs before the work that fills them, so that a path that cannot be written stops
+    the command at once rather than after a long run. Errors then, or while writing (a full
+    disk), are a :class:`UsageError` naming the file.
+    """
+    try:
+        raw = _NamedFile(path, "w")
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    buffered = io.BufferedWriter(raw)
+    return buffered if binary else io.TextIOWrapper(buffered, encoding="utf-8", newline="")
+
+
+class Outputs(contextlib.ExitStack):
+    """A command's output files, opened before its work and closed together."""
+
+    def open(self, path: Path | str | None, *, binary: bool = False) -> IO[Any] | None:
+        """``path`` opened with :func:`open_output`, or None when the option was not given."""
+        return self.enter_context(open_output(path, binary=binary)) if path else None
+
+
+def cannot_write(path: Path | str, exc: OSError) -> UsageError:
+    return UsageError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+class _NamedFile(io.FileIO):
+    """A file whose write errors name it: a failed write's OSError carries no file name."""
+
+    def write(self, data: Any) -> int | None:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise cannot_write(str(self.name), exc) from None

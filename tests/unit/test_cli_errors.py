@@ -1,0 +1,258 @@
+"""Bad options and unusable files end a command with one line on stderr and exit 2, never a
+traceback; outputs are opened before the work, so a bad path does not waste a long run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import stream.tools.backtest
+import stream.tools.schemas_cmd
+from stream.cli import main
+from stream.kafka import topics
+from stream.tools import core_speed
+from stream.tools.options import number
+
+HISTORY = "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-03-01,7\n"
+
+
+def fails(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 2) -> str:
+    """Run ``stream ARGV``, check its exit code and that stderr is one line; return it."""
+    assert main(list(argv)) == code
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    return err.strip()
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    path = tmp_path / "shop.csv"
+    path.write_text(HISTORY)
+    return path
+
+
+@pytest.fixture
+def unwritable(tmp_path: Path) -> Path:
+    return tmp_path / "missing-dir" / "out.csv"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["backtest", "{history}", "--cutoff", "2024-02-01", "--rejected-out", "{out}"],
+        ["backtest", "{history}", "--cutoff", "2024-02-01", "--changes-out", "{out}"],
+        ["backtest", "{history}", "--cutoff", "2024-02-01", "--scores-out", "{out}"],
+        ["replay", "{history}", "--rejected-out", "{out}"],
+        ["generate", "--customers", "10", "--events", "100", "--out", "{out}"],
+        ["generate", "--customers", "10", "--events", "100", "--out", "-", "--truth", "{out}"],
+    ],
+)
+def test_an_output_that_cannot_be_written_is_named(capsys, history, unwritable, command):
+    argv = [arg.format(history=history, out=unwritable) for arg in command]
+    line = fails(capsys, *argv)
+    assert line == f"stream: cannot write {unwritable}: No such file or directory"
+
+
+def test_outputs_are_opened_before_the_backtest_runs(capsys, history, tmp_path, monkeypatch):
+    def not_now(*args, **kwargs):
+        raise AssertionError("the backtest ran before its outputs were opened")
+
+    monkeypatch.setattr(stream.tools.backtest, "run_backtest", not_now)
+    argv = ["backtest", str(history), "--cutoff", "2024-02-01", "--scores-out", str(tmp_path)]
+    assert fails(capsys, *argv) == f"stream: cannot write {tmp_path}: Is a directory"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate", "--customers", "10", "--events", "100", "--out", "/dev/full"],
+        ["backtest", "{history}", "--cutoff", "2024-02-01", "--scores-out", "/dev/full"],
+    ],
+)
+def test_a_full_disk_names_the_file(capsys, history, command):
+    assert main([arg.format(history=history) for arg in command]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]  # after what generate says it made
+    assert last == "stream: cannot write /dev/full: No space left on device"
+
+
+def test_schemas_are_not_exported_onto_a_file(capsys, history):
+    assert fails(capsys, "schemas", "export", str(history)).startswith(
+        f"stream: cannot write {history}: "
+    )
+
+
+def test_a_missing_input_file_cannot_be_read(capsys, tmp_path):
+    missing = tmp_path / "nope.csv"
+    for argv in (["backtest", str(missing), "--cutoff", "2024-01-01"], ["replay", str(missing)]):
+        assert fails(capsys, *argv) == f"stream: cannot read {missing}: No such file or directory"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("empty.jsonl", "", "has no events to read"),
+        ("header.csv", "customer_id,ts,amount\n", "has no events to read"),
+        ("blank.csv", "  \n\n", "has no events to read"),
+        (
+            "bad.csv",
+            "customer_id,ts,amount\nc1,2024-01-01,-5\nc2,01/02/2024,3\n",
+            "all 2 lines were rejected: 1 x invalid purchase: amount: Input should be greater "
+            "than or equal to 0 (first at line 2); 1 x ts is not an ISO 8601 date or date-time "
+            "(first at line 3)",
+        ),
+    ],
+)
+def test_a_file_without_usable_events_is_an_error(capsys, tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    for command in (["backtest", "--cutoff", "2024-02-01"], ["replay"]):
+        line = fails(capsys, command[0], str(path), *command[1:])
+        assert line.startswith(f"stream: {name}") and line.endswith(message), line
+
+
+def test_any_other_file_error_is_one_line_naming_the_file(capsys, monkeypatch):
+    def denied(args, settings):
+        raise PermissionError(13, "Permission denied", "var/store")
+
+    monkeypatch.setattr(stream.tools.schemas_cmd, "run", denied)
+    assert fails(capsys, "schemas", "export", "x") == "stream: var/store: Permission denied"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    command = [sys.executable, "-m", "stream.cli", "generate", "--customers", "50"]
+    # 2,000 events are more than a pipe holds, so the writer meets the closed end.
+    with subprocess.Popen(
+        [*command, "--events", "2000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},  # this checkout
+    ) as process:
+        assert process.stdout and process.stderr
+        assert process.stdout.readline().startswith(b'{"event_type"')
+        process.stdout.close()  # as `| head -1` does
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 141
+    assert err.startswith("generated 2000 events") and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["backtest", "{history}", "--cutoff", "2024-02-01", "--horizon-days", "nan"], None),
+        (["backtest", "{history}", "--cutoff", "2024-02-01", "--horizon-days", "inf"], None),
+        (["worker", "--broker-timeout", "nan"], None),
+        (["replay", "{history}", "--rate", "nan"], None),
+        (["generate", "--produce", "--rate", "nan"], None),
+        (["generate", "--days", "nan"], None),
+        (["generate", "--days", "1e9"], "must be at most 36525, got 1e9"),
+        (["lag", "--interval", "nan"], None),
+        (["lag", "--watch", "inf"], None),
+        (["lag", "--watch", "abc"], "'abc' is not a number"),
+        (["lag", "--window", "2.5"], "'2.5' is not a whole number"),
+    ],
+)
+def test_a_bad_number_is_refused_naming_its_option(capsys, history, argv, complaint):
+    argv = [arg.format(history=history) for arg in argv]
+    option, value = argv[-2:]
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    expected = complaint or f"{value!r} is not a finite number"
+    assert last == f"stream {argv[0]}: error: argument {option}: {expected}"
+
+
+@pytest.mark.parametrize(("cutoff", "horizon"), [("9999-12-31", "90"), ("2024-02-01", "1e9")])
+def test_a_horizon_past_the_calendar_is_refused_before_the_run(capsys, history, cutoff, horizon):
+    line = fails(capsys, "backtest", str(history), "--cutoff", cutoff, "--horizon-days", horizon)
+    assert line.startswith(f"stream: --cutoff {cutoff}T00:00:00+00:00 plus a ")
+    assert line.endswith("-day horizon ends after the year 9999")
+
+
+def test_rate_without_produce_is_a_usage_error(capsys):
+    line = fails(capsys, "generate", "--customers", "10", "--events", "100", "--rate", "5")
+    assert line == "stream: --rate paces --produce; without it there is nothing to pace"
+
+
+def test_number_takes_finite_values_within_its_bounds():
+    assert number(above=0)("0.5") == 0.5
+    assert number(least=2, whole=True)("2") == 2
+    for parse, text, complaint in [
+        (number(above=0), "0", "must be above 0, got 0"),
+        (number(least=0.05), "0.01", "must be at least 0.05, got 0.01"),
+        (number(most=10), "11", "must be at most 10, got 11"),
+        (number(), "-inf", "'-inf' is not a finite number"),
+        (number(whole=True), "1e3", "'1e3' is not a whole number"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError, match=f"^{re.escape(complaint)}$"):
+            parse(text)
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://host", "http://", "http://host:port"])
+def test_profile_refuses_a_url_it_cannot_ask(capsys, url):
+    with pytest.raises(SystemExit) as exit:
+        main(["profile", "c1", "--url", url])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"stream profile: error: argument --url: {url!r} is not an http:// or https:// URL "
+        "of a worker"
+    )
+
+
+def test_a_bad_broker_option_is_blamed_on_the_option(capsys, monkeypatch):
+    monkeypatch.delenv("STREAM_BROKER", raising=False)
+    assert fails(capsys, "lag", "--broker", "bad") == (
+        "stream: configuration error: --broker='bad': 'bad' is not host:port"
+    )
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["--help"], 0), (["nan"], 2)])
+def test_core_speed_has_a_help_and_checks_its_days(capsys, argv, code):
+    with pytest.raises(SystemExit) as exit:
+        core_speed.main(argv)
+    assert exit.value.code == code
+    shown = capsys.readouterr()
+    assert "usage: python -m stream.tools.core_speed [-h] [days]" in shown.out + shown.err
+
+
+class _RefusingAdmin:
+    """An admin client whose broker refuses every topic with ``error_code``."""
+
+    def __init__(self, error_code: int) -> None:
+        self.error_code = error_code
+
+    def __enter__(self) -> _RefusingAdmin:
+        return self
+
+    def __exit__(self, *args: object) -> None: ...
+
+    def create_topics(self, specs, **kwargs):
+        message = "Replication factor: 3 larger than available brokers: 1."
+        return {
+            "topics": [
+                {"name": name, "error_code": self.error_code, "error_message": message}
+                for name in specs
+            ]
+        }
+
+
+@pytest.mark.parametrize(
+    ("error_code", "code", "start"),
+    [
+        (38, 2, "stream: configuration error: could not create topic 'customer.purchases': "),
+        (7, 3, "stream: broker unavailable: could not create topic 'customer.purchases': "),
+    ],
+)
+def test_a_topic_the_broker_refuses_is_an_exit_code(capsys, monkeypatch, error_code, code, start):
+    monkeypatch.setattr(topics, "wait_for_broker", lambda *args: [])
+    monkeypatch.setattr(topics, "admin_client", lambda *args: _RefusingAdmin(error_code))
+    argv = ["generate", "--customers", "10", "--events", "100", "--produce"]
+    assert main(argv) == code
+    assert capsys.readouterr().err.splitlines()[-1].startswith(start)
