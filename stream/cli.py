@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         # Python flushes stdout again at exit and would report that failure too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except (ConnectionError, TimeoutError) as exc:
+        # A network error that no command wrapped: the broker (or a worker) is unreachable.
+        print(f"stream: broker unavailable: {exc}", file=sys.stderr)
+        return EXIT_BROKER
     except OSError as exc:
         # The commands name their own files; this catches any other path (STREAM_DATA_DIR).
         where = f"{exc.filename}: " if exc.filename else ""

@@ -2,8 +2,9 @@
 
 Consumes the three input topics, keeps every customer's profile in a Faust table (RocksDB by
 default, ``STREAM_STORE=memory`` to keep it in memory) and produces segment changes, churn
-risk and dead letters. Start several to share the partitions; each serves /metrics, /healthz,
-/readyz and /customers/{id} on STREAM_WEB_HOST:STREAM_WEB_PORT. Stop with Ctrl-C or SIGTERM.
+risk and dead letters. Start several to share the partitions; each listens on
+STREAM_WEB_BIND:STREAM_WEB_PORT for /metrics, /healthz, /readyz and /customers/{id}, and tells
+the others to reach it at STREAM_WEB_HOST. Stop with Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations

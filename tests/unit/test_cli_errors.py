@@ -125,6 +125,15 @@ def test_any_other_file_error_is_one_line_naming_the_file(capsys, monkeypatch):
     assert fails(capsys, "schemas", "export", "x") == "stream: var/store: Permission denied"
 
 
+def test_a_network_error_no_command_wrapped_is_a_broker_exit_code(capsys, monkeypatch):
+    def refused(args, settings):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(stream.tools.schemas_cmd, "run", refused)
+    assert main(["schemas", "export", "x"]) == 3
+    assert capsys.readouterr().err.startswith("stream: broker unavailable:")
+
+
 def test_a_reader_that_stops_early_ends_the_command_quietly():
     command = [sys.executable, "-m", "stream.cli", "generate", "--customers", "50"]
     # 2,000 events are more than a pipe holds, so the writer meets the closed end.
