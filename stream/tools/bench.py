@@ -67,7 +67,7 @@ from stream.core.churn import ChurnModel
 from stream.core.engine import Engine
 from stream.kafka.broker import EmbeddedBroker
 from stream.kafka.topics import admin_client, ensure_topics
-from stream.tools.generate import MAX_DAYS, Workload, generate, produce
+from stream.tools.generate import Workload, add_workload_options, generate, produce
 from stream.tools.options import number
 from stream.tools.processes import WorkerProcess, free_port
 from stream.worker.producing import Partitioner
@@ -608,15 +608,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     count = number(least=1, whole=True)
-    parser.add_argument("--events", type=count, default=200_000, help="default %(default)s")
-    parser.add_argument("--customers", type=count, default=20_000, help="default %(default)s")
-    parser.add_argument(
-        "--days",
-        type=number(above=0, most=MAX_DAYS),
-        default=365,
-        help="period; default %(default)s",
-    )
-    parser.add_argument("--seed", type=int, default=7, help="default %(default)s")
+    add_workload_options(parser, customers=20_000, events=200_000)
     parser.add_argument(
         "--broker", metavar="URL", help="use this broker (default: start an embedded one)"
     )

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 from stream.config import Settings
 from stream.kafka.broker import EmbeddedBroker
 from stream.kafka.topics import ensure_topics
-from stream.tools.generate import MAX_DAYS, generate, produce
+from stream.tools.generate import add_workload_options, generate, produce
 from stream.tools.options import number
 from stream.tools.processes import WorkerProcess, free_port
 
@@ -44,18 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--duration", type=number(above=0), metavar="S", help="stop after S seconds"
     )
-    parser.add_argument("--customers", type=int, default=3000, help="default 3000")
-    parser.add_argument("--events", type=int, default=60_000, help="default 60000")
-    parser.add_argument(
-        "--days",
-        type=number(above=0, most=MAX_DAYS),
-        default=365,
-        help="history replayed; default 365",
-    )
+    add_workload_options(parser, customers=3000, events=60_000)
     parser.add_argument(
         "--rate", type=number(above=0), default=2000, help="events/s produced; default 2000"
     )
-    parser.add_argument("--seed", type=int, default=7, help="default 7")
     parser.set_defaults(func=run)
 
 

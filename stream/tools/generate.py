@@ -468,6 +468,20 @@ async def produce(
     return acknowledged
 
 
+def add_workload_options(parser: argparse.ArgumentParser, *, customers: int, events: int) -> None:
+    """The options that size a generated workload: ``generate``, ``demo`` and ``bench``."""
+    count = number(least=1, whole=True)
+    parser.add_argument("--customers", type=count, default=customers, help="default %(default)s")
+    parser.add_argument("--events", type=count, default=events, help="default %(default)s")
+    parser.add_argument(
+        "--days",
+        type=number(above=0, most=MAX_DAYS),
+        default=365,
+        help="period of event time; default %(default)s",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="default %(default)s")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "generate",
@@ -475,14 +489,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--customers", type=int, default=1000, help="default %(default)s")
-    parser.add_argument("--events", type=int, default=20_000, help="default %(default)s")
-    parser.add_argument(
-        "--days",
-        type=number(above=0, most=MAX_DAYS),
-        default=365,
-        help="period; default %(default)s",
-    )
+    add_workload_options(parser, customers=1000, events=20_000)
     parser.add_argument(
         "--start",
         type=date.fromisoformat,
@@ -490,7 +497,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="DATE",
         help="first day, YYYY-MM-DD, midnight UTC; default %(default)s",
     )
-    parser.add_argument("--seed", type=int, default=7, help="default %(default)s")
     parser.add_argument(
         "--out", metavar="FILE.jsonl", help="write events, one JSON per line ('-' for stdout)"
     )
