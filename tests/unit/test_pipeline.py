@@ -83,5 +83,6 @@ def test_an_event_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(tmp
     assert dead.source.offset == 1
     assert "c-ok" in engine.profiles
     assert written["acked"] == 2
-    assert pipeline.metrics.dead_letters.labels("engine")._value.get() == 1
-    assert pipeline.metrics.processed._value.get() == 1
+    sample = pipeline.metrics.registry.get_sample_value
+    assert sample("segmentation_dead_letters_total", {"reason": "engine"}) == 1
+    assert sample("segmentation_processed_events_total") == 1
