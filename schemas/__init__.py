@@ -1,12 +1,14 @@
 """Event contracts (pydantic v2) for every topic the engine reads or writes.
 
 ``TOPIC_MODELS`` maps each default topic name to its model; ``stream schemas export DIR``
-writes one JSON Schema per topic from it, and the committed copies live in ``schemas/json``.
+writes one JSON Schema per topic from it, named after the topic as configured, and the committed
+copies (default names) live in ``schemas/json``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -28,10 +30,15 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
 COMMITTED_DIR = Path(__file__).parent / "json"
 
 
-def json_schemas() -> dict[str, str]:
-    """File name -> JSON Schema text, one per topic, as committed."""
+def json_schemas(topic_names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """File name -> JSON Schema text, one per topic.
+
+    ``topic_names`` maps a default topic name to the one in use; a topic it leaves out keeps
+    its default name, as the committed copies do.
+    """
     out = {}
-    for topic, model in TOPIC_MODELS.items():
+    for default, model in TOPIC_MODELS.items():
+        topic = (topic_names or {}).get(default, default)
         schema = model.model_json_schema(by_alias=True)
         schema["$id"] = f"{topic}.schema.json"
         schema["x-topic"] = topic
@@ -39,10 +46,10 @@ def json_schemas() -> dict[str, str]:
     return out
 
 
-def export(directory: Path) -> list[Path]:
+def export(directory: Path, topic_names: Mapping[str, str] | None = None) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in json_schemas().items():
+    for name, text in json_schemas(topic_names).items():
         path = directory / name
         path.write_text(text)
         written.append(path)

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any, NoReturn
 
 from stream import __version__, logs
 from stream.config import ConfigError, Settings
@@ -37,8 +38,29 @@ COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad command line like every other usage error, ``stream: ...`` and exit 2,
+    with a pointer to the help instead of argparse's usage dump. Sub-commands inherit it."""
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        parsed, extras = super().parse_known_args(*args, **kwargs)
+        if extras:
+            # Left alone, a sub-command's leftovers reach the top parser, whose error would
+            # name neither the sub-command nor the help that lists its options.
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]  # "schemas export" in "stream schemas export"
+        where = f"{command}: " if command else ""
+        self.exit(
+            EXIT_USAGE,
+            f"stream: {where}{message}\nTry '{self.prog} --help' for more information.\n",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stream",
         description=(
             "Streaming customer segmentation: keeps every customer's RFM scores, value tier, "

@@ -47,12 +47,14 @@ def _host(name: str, default: str) -> str:
 
 
 def _advertised_host(name: str, default: str) -> str:
-    """An address others reach this worker at: Faust maps partitions to workers by the URL
-    built from it and forwards profile look-ups there, so an address meaning "every
-    interface" would make every worker claim the same unreachable URL."""
+    """An address others reach this worker at, as a bare host name or IP (an IPv6 one may
+    come in brackets): Faust maps partitions to workers by the URL built from it and forwards
+    profile look-ups there, so an address meaning "every interface" would make every worker
+    claim the same unreachable URL."""
     value = _host(name, default)
+    host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
     try:
-        unspecified = ipaddress.ip_address(value.strip("[]")).is_unspecified
+        unspecified = ipaddress.ip_address(host).is_unspecified
     except ValueError:
         unspecified = False  # a host name
     if unspecified:
@@ -60,7 +62,7 @@ def _advertised_host(name: str, default: str) -> str:
             f"{name}={value!r} is not an address others can reach; listen on every interface "
             f"with STREAM_WEB_BIND and set {name} to this worker's own host name or IP"
         )
-    return value
+    return host
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -152,7 +154,7 @@ class Settings:
     web_bind: str = "127.0.0.1"
     """The address the web server listens on."""
     web_host: str = "127.0.0.1"
-    """The address other workers and clients reach this one at (Faust's canonical URL)."""
+    """The host name or IP (IPv6 without brackets) others reach this one at; see web_url."""
     log_level: str = "INFO"
     log_format: str = "json"
     max_payload_bytes: int = 1_000_000
@@ -162,6 +164,13 @@ class Settings:
     @property
     def bootstrap_servers(self) -> str:
         return broker_servers(self.broker)
+
+    @property
+    def web_url(self) -> str:
+        """Where other workers and clients reach this one (Faust's canonical URL)."""
+        # An IPv6 address (a pod IP on an IPv6 cluster) needs brackets to be a URL's host.
+        host = f"[{self.web_host}]" if ":" in self.web_host else self.web_host
+        return f"http://{host}:{self.web_port}"
 
     @property
     def store_url(self) -> str:

@@ -49,7 +49,7 @@ def worker_url(text: str) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    base = args.url or f"http://{settings.web_host}:{settings.web_port}"
+    base = args.url or settings.web_url
     url = f"{base.rstrip('/')}/customers/{urllib.parse.quote(args.customer_id, safe='')}"
     try:
         with urllib.request.urlopen(url, timeout=args.timeout) as answer:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 import schemas
-from stream.config import Settings
+from stream.config import Settings, Topics
 from stream.tools.options import cannot_write
 
 
@@ -15,14 +15,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "schemas", help="export the JSON Schema of every topic", description=__doc__
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    export = actions.add_parser("export", help="write <topic>.schema.json files into DIR")
+    export = actions.add_parser(
+        "export",
+        help="write <topic>.schema.json files into DIR",
+        description=(
+            "Write one <topic>.schema.json file per topic into DIR. Files (and each schema's "
+            "$id and x-topic) follow the topic names as configured with STREAM_TOPIC_*; the "
+            "copies committed in schemas/json use the default names."
+        ),
+    )
     export.add_argument("directory", type=Path, metavar="DIR")
     export.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    topic_names = dict(zip(Topics().all, settings.topics.all, strict=True))
     try:
-        written = schemas.export(args.directory)
+        written = schemas.export(args.directory, topic_names)
     except OSError as exc:
         raise cannot_write(exc.filename or args.directory, exc) from None
     for path in written:

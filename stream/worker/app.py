@@ -73,8 +73,11 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
         topic_partitions=partitions,
         topic_replication_factor=settings.replication,
         web_bind=settings.web_bind,
-        web_host=settings.web_host,  # with web_port, the URL other workers route to
+        web_host=settings.web_host,
         web_port=settings.web_port,
+        # The URL other workers route to. Faust's own, http://{web_host}:{web_port}, is no
+        # URL when web_host is an IPv6 address.
+        canonical_url=settings.web_url,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,

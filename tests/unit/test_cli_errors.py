@@ -1,5 +1,6 @@
 """Bad options and unusable files end a command with one line on stderr and exit 2, never a
-traceback; outputs are opened before the work, so a bad path does not waste a long run."""
+traceback (a command line argparse refuses adds a pointer to the help); outputs are opened
+before the work, so a bad path does not waste a long run."""
 
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ def fails(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 2) -> str:
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err
     return err.strip()
+
+
+def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    """Run ``stream ARGV``, which argparse refuses with exit 2; return the lines on stderr."""
+    with pytest.raises(SystemExit) as exit:
+        main(list(argv))
+    assert exit.value.code == 2
+    return capsys.readouterr().err.splitlines()
+
+
+def hint(prog: str) -> str:
+    return f"Try '{prog} --help' for more information."
 
 
 @pytest.fixture
@@ -170,12 +183,11 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
 def test_a_bad_number_is_refused_naming_its_option(capsys, history, argv, complaint):
     argv = [arg.format(history=history) for arg in argv]
     option, value = argv[-2:]
-    with pytest.raises(SystemExit) as exit:
-        main(argv)
-    assert exit.value.code == 2
-    last = capsys.readouterr().err.splitlines()[-1]
     expected = complaint or f"{value!r} is not a finite number"
-    assert last == f"stream {argv[0]}: error: argument {option}: {expected}"
+    assert refused(capsys, *argv) == [
+        f"stream: {argv[0]}: argument {option}: {expected}",
+        hint(f"stream {argv[0]}"),
+    ]
 
 
 @pytest.mark.parametrize(("cutoff", "horizon"), [("9999-12-31", "90"), ("2024-02-01", "1e9")])
@@ -206,13 +218,50 @@ def test_number_takes_finite_values_within_its_bounds():
 
 @pytest.mark.parametrize("url", ["notaurl", "ftp://host", "http://", "http://host:port"])
 def test_profile_refuses_a_url_it_cannot_ask(capsys, url):
-    with pytest.raises(SystemExit) as exit:
-        main(["profile", "c1", "--url", url])
-    assert exit.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (
-        f"stream profile: error: argument --url: {url!r} is not an http:// or https:// URL "
-        "of a worker"
+    assert refused(capsys, "profile", "c1", "--url", url)[0] == (
+        f"stream: profile: argument --url: {url!r} is not an http:// or https:// URL of a worker"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "error", "prog"),
+    [
+        (
+            ["backtest", "{history}", "--cutoff", "2024-02-01", "--dry-run"],
+            "stream: backtest: unrecognized arguments: --dry-run",
+            "stream backtest",
+        ),
+        (
+            ["backtest", "{history}"],
+            "stream: backtest: the following arguments are required: --cutoff",
+            "stream backtest",
+        ),
+        (
+            ["schemas", "export"],
+            "stream: schemas export: the following arguments are required: DIR",
+            "stream schemas export",
+        ),
+        (
+            ["schemas", "export", "a", "b"],
+            "stream: schemas export: unrecognized arguments: b",
+            "stream schemas export",
+        ),
+        (["--bogus", "lag"], "stream: unrecognized arguments: --bogus", "stream"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_naming_the_command_then_its_help(
+    capsys, history, argv, error, prog
+):
+    # Like every other usage error, not argparse's usage dump and "stream backtest: error:".
+    assert refused(capsys, *[arg.format(history=history) for arg in argv]) == [error, hint(prog)]
+
+
+def test_help_still_shows_the_usage(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["backtest", "--help"])
+    assert exit.value.code == 0
+    shown = capsys.readouterr()
+    assert shown.out.startswith("usage: stream backtest [-h]") and not shown.err
 
 
 def test_a_bad_broker_option_is_blamed_on_the_option(capsys, monkeypatch):

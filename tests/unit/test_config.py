@@ -1,5 +1,7 @@
 import math
 import re
+import urllib.error
+import urllib.request
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -94,6 +96,28 @@ def test_the_worker_advertises_web_host_and_listens_on_web_bind(monkeypatch, tmp
     conf = faust_conf(monkeypatch, tmp_path, STREAM_WEB_BIND="0.0.0.0", STREAM_WEB_HOST="worker-2")
     assert conf.web_bind == "0.0.0.0"
     assert str(conf.canonical_url) == "http://worker-2:6066"
+
+
+@pytest.mark.parametrize("host", ["fd00::1", "[fd00::1]"])
+def test_an_ipv6_web_host_is_bracketed_in_the_workers_url(monkeypatch, tmp_path, host):
+    # A pod's IP on an IPv6 cluster; http://fd00::1:6066 is no URL at all.
+    conf = faust_conf(monkeypatch, tmp_path, STREAM_WEB_HOST=host)
+    assert str(conf.canonical_url) == "http://[fd00::1]:6066"
+    # What Faust's router compares when it forwards a look-up.
+    assert (conf.canonical_url.host, conf.canonical_url.port) == ("fd00::1", 6066)
+
+
+def test_profile_asks_an_ipv6_web_host_at_a_bracketed_url(monkeypatch, capsys):
+    asked = []
+
+    def unreachable(url, timeout):
+        asked.append(url)
+        raise urllib.error.URLError("unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    monkeypatch.setenv("STREAM_WEB_HOST", "fd00::1")
+    assert main(["profile", "c1"]) == 3
+    assert asked == ["http://[fd00::1]:6066/customers/c1"]
 
 
 def test_the_cli_exits_2_on_a_bad_setting(monkeypatch, capsys):

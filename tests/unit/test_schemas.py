@@ -1,6 +1,7 @@
 """Contracts: committed JSON Schemas match the models, and bad input gets a readable reason."""
 
 import json
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -9,6 +10,7 @@ import pytest
 import schemas
 from schemas.inputs import InvalidInput, parse_input
 from stream.cli import main
+from stream.config import Topics
 
 GOOD = {
     "purchase": {
@@ -47,6 +49,17 @@ def test_export_command_writes_one_file_per_topic(tmp_path):
     assert names == sorted(f"{t}.schema.json" for t in schemas.TOPIC_MODELS)
     for path in tmp_path.iterdir():
         assert json.loads(path.read_text())["x-topic"] in schemas.TOPIC_MODELS
+
+
+def test_export_names_files_after_the_topics_as_configured(tmp_path, monkeypatch):
+    for f in fields(Topics):
+        monkeypatch.setenv(f"STREAM_TOPIC_{f.name.upper()}", f"tenant-a.{f.default}")
+    assert main(["schemas", "export", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(f"tenant-a.{t}.schema.json" for t in schemas.TOPIC_MODELS)
+    exported = json.loads((tmp_path / "tenant-a.customer.purchases.schema.json").read_text())
+    assert exported["x-topic"] == "tenant-a.customer.purchases"
+    assert exported["$id"] == "tenant-a.customer.purchases.schema.json"
 
 
 @pytest.mark.parametrize("kind", GOOD)
