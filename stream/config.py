@@ -40,10 +40,13 @@ def _number(name: str, default: N, bounds: Bounds) -> N:
 
 
 def _host(name: str, default: str) -> str:
+    """A host name or IP, bare: an IPv6 one may come in brackets, as in a URL, but neither
+    a listening socket nor Faust's URL building takes them."""
     value = _get(name, default)
-    if not value:
+    host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    if not host:
         raise ConfigError(f"{name} is empty; expected a host name or an IP address")
-    return value
+    return host
 
 
 def _advertised_host(name: str, default: str) -> str:
@@ -51,15 +54,14 @@ def _advertised_host(name: str, default: str) -> str:
     come in brackets): Faust maps partitions to workers by the URL built from it and forwards
     profile look-ups there, so an address meaning "every interface" would make every worker
     claim the same unreachable URL."""
-    value = _host(name, default)
-    host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    host = _host(name, default)
     try:
         unspecified = ipaddress.ip_address(host).is_unspecified
     except ValueError:
         unspecified = False  # a host name
     if unspecified:
         raise ConfigError(
-            f"{name}={value!r} is not an address others can reach; listen on every interface "
+            f"{name}={host!r} is not an address others can reach; listen on every interface "
             f"with STREAM_WEB_BIND and set {name} to this worker's own host name or IP"
         )
     return host

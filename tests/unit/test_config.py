@@ -40,6 +40,7 @@ def test_defaults_point_at_the_embedded_broker():
         # Kafka refuses a topic whose name differs from another's only by '.' and '_'.
         ("STREAM_TOPIC_DEAD_LETTER", "customer_purchases", "clashes with STREAM_TOPIC_PURCHASES"),
         ("STREAM_WEB_BIND", "", "STREAM_WEB_BIND is empty"),
+        ("STREAM_WEB_BIND", "[]", "STREAM_WEB_BIND is empty"),
         # Every worker would advertise the same unreachable URL to the others.
         ("STREAM_WEB_HOST", "0.0.0.0", "STREAM_WEB_HOST='0.0.0.0' is not an address"),
         ("STREAM_WEB_HOST", "[::]", "listen on every interface with STREAM_WEB_BIND"),
@@ -96,6 +97,12 @@ def test_the_worker_advertises_web_host_and_listens_on_web_bind(monkeypatch, tmp
     conf = faust_conf(monkeypatch, tmp_path, STREAM_WEB_BIND="0.0.0.0", STREAM_WEB_HOST="worker-2")
     assert conf.web_bind == "0.0.0.0"
     assert str(conf.canonical_url) == "http://worker-2:6066"
+
+
+def test_an_ipv6_listen_address_may_come_in_brackets(monkeypatch, tmp_path):
+    # A socket binds to "::", not "[::]", the way the address is written in a URL.
+    conf = faust_conf(monkeypatch, tmp_path, STREAM_WEB_BIND="[::]", STREAM_WEB_HOST="fd00::1")
+    assert conf.web_bind == "::"
 
 
 @pytest.mark.parametrize("host", ["fd00::1", "[fd00::1]"])
