@@ -13,6 +13,9 @@ file says happened in the ``--horizon-days`` after it (see ``stream.tools.evalua
   each (the cutoff for the final clock advance), so two runs give identical files.
 - ``--json``: the report as one JSON object.
 
+Either file may be ``-``, standard output; the report then goes to standard error. Progress
+goes to standard error about every two seconds.
+
 The cutoff is an instant (a plain date is midnight UTC): events strictly before it are the
 history, purchases in [cutoff, cutoff + horizon) the outcome. ``--horizon-days`` is also the
 engine's churn horizon, so the model is scored on the question it learnt. The speed report
@@ -56,11 +59,13 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import Outputs, UsageError, number
+from stream.tools.options import Outputs, UsageError, number, to_stdout
 
 PARTITION = 0
-CHUNK = 10_000
-"""Events run between two writes of their outputs: the engine is timed without the writing."""
+CHUNK = 2_000
+"""Events run between two writes of their outputs (the engine is timed without the writing)
+and two looks at the time for progress."""
+PROGRESS_EVERY_S = 2.0
 SCORE_COLUMNS = (
     "customer_id",
     "churn_probability",
@@ -212,15 +217,18 @@ def replay_history(
     cutoff: datetime,
     timing: Timing,
     write: Callable[[list[Output]], None],
+    progress: Callable[[int, int], None] = lambda run, total: None,
 ) -> tuple[int, int]:
     """Run the events before ``cutoff`` through ``engine`` in event-time order and advance
-    its clock to the cutoff; ``write`` gets the outputs. Returns (events run, duplicates)."""
+    its clock to the cutoff; ``write`` gets the outputs, ``progress(events run, events in
+    all)`` is told about once every ``PROGRESS_EVERY_S``. Returns (events run, duplicates)."""
     began = time.perf_counter()
     events.sort(key=_event_ts)  # stable: same-time events keep their file order
     history = events[: _first_at_or_after(events, cutoff)]
     timing.order_s = time.perf_counter() - began
     process = engine.process
     duplicates = 0
+    reported = time.monotonic()
     for start in range(0, len(history), CHUNK):
         began = time.perf_counter()
         outputs: list[Output] = []
@@ -232,6 +240,9 @@ def replay_history(
                 duplicates += 1
         timing.engine_s += time.perf_counter() - began
         write(outputs)
+        if time.monotonic() - reported >= PROGRESS_EVERY_S:
+            reported = time.monotonic()
+            progress(min(start + CHUNK, len(history)), len(history))
     # The watermark trails the wall time by the allowed lateness: offer the cutoff plus that.
     cutoff_ts = cutoff.timestamp()
     write(engine.tick(PARTITION, cutoff, wall_ts=cutoff_ts + engine.config.allowed_lateness_s))
@@ -349,7 +360,9 @@ def run_backtest(
     max_bytes: int,
     rejections: Rejections,
     changes: IO[bytes] | None = None,
+    say: Callable[[str], None] = lambda message: None,
 ) -> tuple[Backtest, list[CutoffScore]]:
+    """``say`` is told what the run is doing, now and then; the report says how it went."""
     result = Backtest(source, cutoff, config.churn_horizon_days, rejections=rejections)
     timing = result.timing
     engine = Engine(config, churn=ChurnModel(config))
@@ -364,12 +377,24 @@ def run_backtest(
             if changes is not None:
                 changes.write(output.model_dump_json(by_alias=True).encode() + b"\n")
 
-    result.history_events, result.duplicates = replay_history(engine, events, cutoff, timing, write)
+    require_events(source, len(events), rejections)
+    say(f"{source}: {result.rows:,} lines, {rejections.total:,} rejected; running the engine")
+    began = time.monotonic()
+
+    def progress(run: int, total: int) -> None:
+        rate = run / max(time.monotonic() - began, 1e-9)
+        outputs = sum(counts.values())
+        say(f"  {run:,}/{total:,} events before the cutoff ({rate:,.0f}/s), {outputs:,} outputs")
+
+    result.history_events, result.duplicates = replay_history(
+        engine, events, cutoff, timing, write, progress
+    )
     result.outputs = counts
     result.customers = len(engine.profiles)
     result.data_end = events[-1].ts if events else None
     scores = cutoff_scores(engine, cutoff)
     if result.history_events:
+        say("scoring the cutoff state against what happened next")
         buyers = buyers_at(scores, events, cutoff, config.churn_horizon_s)
         result.figures = evaluate(buyers, config.churn_horizon_days)
     return result, scores
@@ -407,9 +432,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="DAYS",
         help="outcome window and churn horizon (default STREAM_ENGINE_CHURN_HORIZON_DAYS, 90)",
     )
-    parser.add_argument("--scores-out", type=Path, metavar="FILE.csv")
-    parser.add_argument("--changes-out", type=Path, metavar="FILE.jsonl")
-    parser.add_argument("--json", action="store_true", help="print the report as one object")
+    parser.add_argument(
+        "--scores-out", type=Path, metavar="FILE.csv", help="'-': standard output (see --json)"
+    )
+    parser.add_argument(
+        "--changes-out", type=Path, metavar="FILE.jsonl", help="'-': standard output (see --json)"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as one object (on standard error when an output is '-')",
+    )
     parser.set_defaults(func=run)
 
 
@@ -419,6 +452,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         config = dataclasses.replace(config, churn_horizon_days=args.horizon_days)
     horizon_end(args.cutoff, config.churn_horizon_days)  # fails now, not after the run
     columns = columns_from(args)
+    piped = [name for name in ("scores_out", "changes_out") if to_stdout(getattr(args, name))]
+    if len(piped) > 1:
+        raise UsageError("only one of --scores-out and --changes-out can be '-' (standard output)")
     with Outputs() as outputs:
         rejections = Rejections(args.rejected_out)
         outputs.callback(rejections.close)
@@ -432,8 +468,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             max_bytes=settings.max_payload_bytes,
             rejections=rejections,
             changes=changes,
+            say=_say,
         )
-        require_events(args.file.name, result.rows - rejections.total, rejections)
         if scores_out is not None:
             write_scores(scores, scores_out)
     report = result.report()
@@ -444,10 +480,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "look churned who may not be",
             file=sys.stderr,
         )
+    # Standard output may carry the changes or the scores; the report then goes beside them.
+    out = sys.stderr if piped else sys.stdout
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        out.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        out.flush()
     else:
-        print(format_report(report))
+        print(format_report(report), file=out)
     return 0
 
 
@@ -506,12 +545,17 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _say(message: str) -> None:
+    print(f"stream backtest: {message}", file=sys.stderr, flush=True)
+
+
 def _per_s(rate: int | None) -> str:
     return f"{rate:,} events/s" if rate is not None else "-"
 
 
 def _number(value: float | None) -> str:
-    return f"{value:.3f}" if value is not None else "-"
+    # NaN: not defined on this data (the JSON report has null), e.g. an AUC with one class.
+    return f"{value:.3f}" if value is not None and not math.isnan(value) else "-"
 
 
 def _share(value: float | None) -> str:

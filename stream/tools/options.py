@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import io
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -74,12 +75,26 @@ def open_output(path: Path | str, *, binary: bool = False) -> IO[Any]:
     return buffered if binary else io.TextIOWrapper(buffered, encoding="utf-8", newline="")
 
 
+STDOUT = "-"
+"""An output path that means standard output."""
+
+
+def to_stdout(path: Path | str | None) -> bool:
+    return path is not None and str(path) == STDOUT
+
+
 class Outputs(contextlib.ExitStack):
     """A command's output files, opened before its work and closed together."""
 
     def open(self, path: Path | str | None, *, binary: bool = False) -> IO[Any] | None:
-        """``path`` opened with :func:`open_output`, or None when the option was not given."""
-        return self.enter_context(open_output(path, binary=binary)) if path else None
+        """``path`` opened with :func:`open_output` (``-``: standard output, left open), or
+        None when the option was not given."""
+        if not path:
+            return None
+        if to_stdout(path):
+            self.callback(sys.stdout.flush)
+            return sys.stdout.buffer if binary else sys.stdout
+        return self.enter_context(open_output(path, binary=binary))
 
 
 def cannot_write(path: Path | str, exc: OSError) -> UsageError:

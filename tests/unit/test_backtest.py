@@ -4,8 +4,10 @@ deterministic; the evaluation's measures and the BG/NBD fit are right on known a
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
+import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -16,6 +18,7 @@ from schemas.outputs import ChurnRisk, SegmentChange
 from stream.cli import main
 from stream.core.churn import BANDS
 from stream.core.segments import rfm_segment
+from stream.tools import backtest as backtest_command
 from stream.tools.backtest import SCORE_COLUMNS
 from stream.tools.evaluation import BgNbd, Hits, Repeats, roc_auc, top
 from stream.tools.generate import generate, write_jsonl
@@ -164,6 +167,34 @@ def test_a_horizon_past_the_end_of_the_file_is_flagged(shop, tmp_path, capsys):
     report = orjson.loads(backtest(path, tmp_path / "late", "--json", "--horizon-days", "200"))
     assert not report["horizon_complete"] and report["horizon_days"] == 200
     assert "ends before the horizon" in capsys.readouterr().err
+
+
+def test_changes_can_go_to_standard_output_with_the_report_and_progress_beside_them(
+    shop, run, capsys, monkeypatch
+):
+    _, path = shop
+    out, report = run
+    monkeypatch.setattr(backtest_command, "PROGRESS_EVERY_S", 0.0)
+    capsys.readouterr()
+    assert main(["backtest", str(path), *ARGS, "--changes-out", "-", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.encode() == (out / "a" / "changes.jsonl").read_bytes()
+    assert "events before the cutoff" in captured.err
+    assert orjson.loads(captured.err[captured.err.index("{") :])["outputs"] == report["outputs"]
+
+
+def test_only_one_output_can_be_standard_output(shop, capsys):
+    _, path = shop
+    argv = ["backtest", str(path), *ARGS, "--changes-out", "-", "--scores-out", "-"]
+    assert main(argv) == 2
+    assert "only one of --scores-out and --changes-out" in capsys.readouterr().err
+
+
+def test_the_text_report_shows_a_figure_the_data_cannot_give_as_a_dash(run):
+    _, report = run
+    report = copy.deepcopy(report)
+    report["evaluation"]["bgnbd"]["auc_expected_purchases"] = math.nan
+    assert "AUC by expected purchases -" in backtest_command.format_report(report)
 
 
 # -- the measures ---------------------------------------------------------------------------
