@@ -264,13 +264,11 @@ class Engine:
         return Result("processed", outputs, late)
 
     def _churned_before(self, profile: Profile, ts: float) -> bool:
-        """Whether the customer was churned when they bought at ``ts``: by their stage, or by
-        their silence when the purchase lands past the horizon before the clock does (the clock
-        lags event time by the allowed lateness)."""
+        """Whether the customer was churned when they bought at ``ts``: silent for the horizon
+        in event time. Not their stage: the clock lags event time by the allowed lateness, so
+        the stage may not say churned yet, and a late purchase may predate the churn."""
         last = profile.last_purchase_ts
-        return profile.lifecycle_stage == "churned" or (
-            last is not None and ts - last >= self.config.churn_horizon_s
-        )
+        return last is not None and ts - last >= self.config.churn_horizon_s
 
     def _remember(self, profile: Profile, event_id: str, ts: float) -> None:
         ids = profile.recent_ids

@@ -61,6 +61,19 @@ def test_a_purchase_just_past_the_horizon_is_a_reactivation_before_the_clock_get
     assert stages[-1:] == ["reactivated"]
 
 
+def test_a_late_purchase_from_before_the_churn_is_no_reactivation():
+    engine = Engine(EngineConfig())
+    engine.process(purchase("steady", 0), 0, EMITTED)
+    engine.process(purchase("story", 0), 0, EMITTED)
+    engine.process(purchase("steady", 100), 0, EMITTED)
+    assert engine.profiles["story"].lifecycle_stage == "churned"
+    # Dated day 50, it arrives after the clock churned the customer: in event time they were
+    # never silent for the 90-day horizon, so they did not come back from churn.
+    changes = engine.process(purchase("story", 50), 0, EMITTED).outputs
+    stages = [(c.from_, c.to) for c in changes if c.dimension == "lifecycle_stage"]
+    assert stages and stages[-1][1] != "reactivated", stages
+
+
 def test_declining_comes_later_for_a_slower_buyer():
     _, fast, _ = _stages_over_silence(10, purchases=8)
     _, slow, _ = _stages_over_silence(30, purchases=8)
