@@ -116,6 +116,7 @@ class PartitionState:
         self.cuts: Cuts | None = None
         """Cut points at the last sweep; None: re-evaluate everyone at the next one."""
         self.next_sweep = -math.inf
+        """When the next sweep is due; -inf: not placed yet (see ``Engine._sweep``)."""
         self.rescored: set[str] = set()
         """Customers scored since the last sweep against other cut points than its own."""
 
@@ -324,7 +325,7 @@ class Engine:
         due = state.due.pop_due(now)
         population = self.population
         swept: set[str] = set()
-        if now >= state.next_sweep and len(population):
+        if now >= state.next_sweep and math.isfinite(now):
             swept = self._sweep(state, now)
         if not due and not swept:
             return []
@@ -404,7 +405,17 @@ class Engine:
 
     def _sweep(self, state: PartitionState, now: float) -> set[str]:
         """The customers whose scores the population may have moved since the last sweep,
-        and those scored against other cut points since (buyers, mostly)."""
+        and those scored against other cut points since (buyers, mostly).
+
+        Sweeps fall on the first clock time past each multiple of the interval, counted from
+        the epoch, not from when this engine started: a restarted engine sweeps at the same
+        points of the input as one that never stopped, so its outputs carry the same ids (a
+        tick's name its clock time). The first call only finds the next multiple."""
+        first = state.next_sweep == -math.inf
+        interval = self.config.reevaluation_interval_s
+        state.next_sweep = (now // interval + 1) * interval
+        if first or not len(self.population):
+            return set()
         cuts = self.population.thresholds().cuts()
         if state.cuts is None:
             crossed = state.crossings.everyone()
@@ -413,7 +424,6 @@ class Engine:
             crossed |= state.rescored
         state.rescored = set()
         state.cuts = cuts
-        state.next_sweep = now + self.config.reevaluation_interval_s
         return crossed
 
     def _recheck_due(self, profile: Profile, partition: int, now: float) -> bool:
