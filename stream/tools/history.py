@@ -12,8 +12,10 @@ says which:
 
 Timestamps without a timezone (plain dates, or date-times without an offset) are read as UTC,
 so a plain date is midnight UTC (DOMAIN.md). A line without an ``event_id`` (every CSV row)
-gets ``FILENAME:LINE``, and a CSV row without an order column gets that as its ``order_id``:
-reading the same file twice gives the same ids, so the engine drops the second copy.
+gets one made from what it says (:class:`ContentIds`), and a CSV row without an order column
+gets that as its ``order_id``: reading the same file again, an export that overlaps it or the
+same file grown longer gives the same ids for the same rows, so the engine drops the copies,
+while rows that differ never share an id, whatever their files are called.
 
 Each line becomes a :class:`Record`, the JSON value as it would go on its topic, or a
 :class:`Rejected` with the line number and a reason; validation of the records themselves is
@@ -28,6 +30,7 @@ import argparse
 import codecs
 import csv
 import gzip
+import hashlib
 import io
 import zlib
 from collections.abc import Iterator
@@ -136,9 +139,24 @@ def require_events(source: str, events: int, rejections: Rejections) -> None:
     raise HistoryError(f"{source}: all {rejections.total} lines were rejected: {reasons}")
 
 
-def event_id(source: str, line: int) -> str:
-    """The id of the event on ``line`` of the file named ``source``."""
-    return f"{source}:{line}"
+class ContentIds:
+    """Event ids for the lines of one file, from their content.
+
+    An id hashes the event's content and how many identical lines came before it in the file:
+    two identical rows are two purchases (CDNOW has such rows), yet reading the file again
+    gives both the same ids as before. The file name is left out, so that monthly exports
+    that share one (``jan/orders.csv``, ``feb/orders.csv``) do not share ids.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, int] = {}  # content digest -> lines with it so far
+
+    def next(self, content: bytes) -> str:
+        """The id of the next line whose event is ``content`` (unambiguous bytes, e.g. JSON)."""
+        digest = hashlib.blake2b(content, digest_size=16).digest()
+        earlier = self._seen.get(digest, 0)
+        self._seen[digest] = earlier + 1
+        return digest.hex() if not earlier else f"{digest.hex()}-{earlier + 1}"
 
 
 def read_history(
@@ -154,7 +172,7 @@ def read_history(
         fmt = fmt or detect_format(path)
         with _open(path) as raw:
             if fmt == "jsonl":
-                yield from _jsonl(raw, path.name)
+                yield from _jsonl(raw)
             elif fmt == "csv":
                 text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
                 yield from _csv(text, path.name, columns or CsvColumns())
@@ -197,7 +215,8 @@ def utc_rfc3339(text: str) -> str | None:
     return moment.isoformat()
 
 
-def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
+def _jsonl(lines: IO[bytes]) -> Iterator[Record | Rejected]:
+    ids = ContentIds()
     for number, line in enumerate(lines, 1):
         line = (line.removeprefix(codecs.BOM_UTF8) if number == 1 else line).strip()
         if not line:
@@ -224,9 +243,6 @@ def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
                 else "no event_type, and no order_id, type or survey_id to tell it by",
             )
             continue
-        if "event_id" not in event:
-            event["event_id"] = event_id(source, number)
-            changed = True
         ts = event.get("ts")
         if isinstance(ts, str):
             try:
@@ -236,6 +252,11 @@ def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
             if naive:
                 event["ts"] = utc_rfc3339(ts)
                 changed = True
+        if "event_id" not in event:
+            # After the time is normalised and with sorted keys, so that the same event
+            # written another way gets the same id.
+            event["event_id"] = ids.next(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
+            changed = True
         yield Record(number, kind, orjson.dumps(event) if changed else line)
 
 
@@ -256,6 +277,7 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
         )
     at = [header.index(name) for name in wanted]
     width = max(at) + 1
+    ids = ContentIds()
     times: dict[str, str | None] = {}  # dates repeat a lot in transaction logs
     for item in rows:
         if isinstance(item, Rejected):
@@ -281,14 +303,15 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
         except ValueError:
             yield Rejected(number, f"{columns.amount} is not a number")
             continue
-        own_id = event_id(source, number)
+        order = fields[3] if columns.order is not None else None
+        own_id = ids.next(orjson.dumps([customer, ts, value, order, columns.currency]))
         event = {
             "event_type": "purchase",
             "schema_version": SCHEMA_VERSION,
             "event_id": own_id,
             "customer_id": customer,
             "ts": ts,
-            "order_id": fields[3] if columns.order is not None else own_id,
+            "order_id": own_id if order is None else order,
             "amount": value,
             "currency": columns.currency,
         }
@@ -346,7 +369,7 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         help="ISO 8601 date or date-time; without a timezone read as UTC; default %(default)s",
     )
     group.add_argument("--amount-col", default="amount", help="default %(default)s")
-    group.add_argument("--order-col", help="default: FILENAME:LINE, one order per row")
+    group.add_argument("--order-col", help="default: the row's event id, one order per row")
     group.add_argument("--currency", default="EUR", help="ISO 4217 code; default %(default)s")
     group.add_argument(
         "--delimiter",

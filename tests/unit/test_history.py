@@ -41,7 +41,7 @@ def _rejected(items):
     return [(item.line, item.reason) for item in items if isinstance(item, Rejected)]
 
 
-def test_csv_rows_become_purchases_with_ids_from_the_file_name_and_line(tmp_path):
+def test_csv_rows_become_purchases_with_ids_that_are_also_their_orders(tmp_path):
     path = _write(
         tmp_path,
         "shop.csv",
@@ -52,8 +52,8 @@ def test_csv_rows_become_purchases_with_ids_from_the_file_name_and_line(tmp_path
     )
     events = _events(read_history(path))
     assert [e["customer_id"] for e in events] == ["c1", "c2", "c1"]
-    assert [e["event_id"] for e in events] == ["shop.csv:2", "shop.csv:3", "shop.csv:4"]
-    assert [e["order_id"] for e in events] == ["shop.csv:2", "shop.csv:3", "shop.csv:4"]
+    assert len({e["event_id"] for e in events}) == 3
+    assert [e["order_id"] for e in events] == [e["event_id"] for e in events]
     assert [e["amount"] for e in events] == [12.5, 7.0, 3.25]
     assert {e["currency"] for e in events} == {"EUR"}
     parsed = [parse_input("purchase", orjson.dumps(e), max_bytes=MAX) for e in events]
@@ -145,17 +145,25 @@ def test_jsonl_lines_go_to_the_topic_their_event_type_names(tmp_path):
     assert orjson.loads(items[2].value)["event_type"] == "survey"
 
 
-def test_jsonl_naive_times_are_utc_and_missing_ids_come_from_the_line(tmp_path):
+def test_jsonl_naive_times_are_utc_and_missing_ids_come_from_the_event(tmp_path):
     path = _write(
         tmp_path,
         "old.jsonl",
         '{"event_type": "purchase", "customer_id": "c1", "ts": "2023-12-31", '
-        '"order_id": "o1", "amount": 1, "currency": "EUR"}\n',
+        '"order_id": "o1", "amount": 1, "currency": "EUR"}\n'
+        # The same event written another way: its type told by order_id, keys reordered,
+        # the time in full.
+        '{"currency": "EUR", "amount": 1, "order_id": "o1", "customer_id": "c1", '
+        '"ts": "2023-12-31T00:00:00+00:00"}\n'
+        '{"event_type": "purchase", "customer_id": "c1", "ts": "2023-12-31", '
+        '"order_id": "o2", "amount": 1, "currency": "EUR"}\n',
     )
-    (item,) = read_history(path)
-    event = parse_input(item.kind, item.value, max_bytes=MAX)
-    assert event.event_id == "old.jsonl:1"
-    assert event.ts == datetime(2023, 12, 31, tzinfo=UTC)
+    events = [parse_input(item.kind, item.value, max_bytes=MAX) for item in read_history(path)]
+    assert events[0].ts == datetime(2023, 12, 31, tzinfo=UTC)
+    first, again, other = (event.event_id for event in events)
+    assert again != first != other  # a repeat in one file is a second event
+    (copy,) = read_history(_write(tmp_path, "copy.jsonl", path.read_text().splitlines()[1]))
+    assert orjson.loads(copy.value)["event_id"] == first
 
 
 def test_bad_jsonl_lines_are_rejected_with_reasons(tmp_path):
@@ -284,6 +292,30 @@ def test_reading_a_file_twice_gives_ids_the_engine_drops(tmp_path):
             event = parse_input(item.kind, item.value, max_bytes=MAX)
             statuses.append(engine.process(event, 0, emitted).status)
     assert statuses == ["processed"] * 3 + ["duplicate"] * 3
+
+
+def test_files_with_the_same_name_do_not_share_ids(tmp_path):
+    # Monthly exports, each called orders.csv: February's purchase is not a copy of January's.
+    (tmp_path / "jan").mkdir()
+    (tmp_path / "feb").mkdir()
+    jan = _write(tmp_path / "jan", "orders.csv", "customer_id,ts,amount\nzz1,2024-01-05,10\n")
+    feb = _write(tmp_path / "feb", "orders.csv", "customer_id,ts,amount\nzz1,2024-02-05,99\n")
+    engine = Engine(EngineConfig())
+    emitted = datetime(2024, 3, 1, tzinfo=UTC)
+    statuses = [
+        engine.process(parse_input(item.kind, item.value, max_bytes=MAX), 0, emitted).status
+        for path in (jan, feb)
+        for item in read_history(path)
+    ]
+    assert statuses == ["processed", "processed"]
+
+
+def test_identical_rows_are_separate_purchases_whose_ids_survive_a_longer_file(tmp_path):
+    rows = "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-01-01,5\n"
+    first = _events(read_history(_write(tmp_path, "a.csv", rows)))
+    grown = _events(read_history(_write(tmp_path, "b.csv", rows + "c1,2024-01-01,5.0\n")))
+    assert len({e["event_id"] for e in grown}) == 3
+    assert [e["event_id"] for e in grown[:2]] == [e["event_id"] for e in first]
 
 
 def test_utc_rfc3339():
