@@ -47,6 +47,8 @@ from stream.tools.options import UsageError, open_output
 KINDS = ("purchase", "interaction", "survey")
 TELLTALE_FIELDS = (("order_id", "purchase"), ("type", "interaction"), ("survey_id", "survey"))
 WHITESPACE = "whitespace"
+DELIMITERS = {",": "','", ";": "';'", "\t": "'\\t'", "|": "'|'", WHITESPACE: WHITESPACE}
+"""The delimiters a header read as one column is checked for, each as ``--delimiter`` takes it."""
 
 
 class HistoryError(UsageError):
@@ -269,6 +271,12 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
     if columns.order is not None:
         wanted.append(columns.order)
     missing = [name for name in wanted if name not in header]
+    delimiter = _likely_delimiter(header, wanted, columns.delimiter) if missing else None
+    if delimiter is not None:
+        raise HistoryError(
+            f"{source} looks delimited by {DELIMITERS[delimiter]}: its header is the one column "
+            f"{header[0]!r}; read it with --delimiter {DELIMITERS[delimiter]}"
+        )
     if missing:
         raise HistoryError(
             f"{source} has no column {', '.join(map(repr, missing))}; its header has "
@@ -347,6 +355,20 @@ def _header(rows: Iterator[tuple[int, list[str]] | Rejected], source: str) -> li
         if not _blank(item[1]):
             return [name.strip() for name in item[1]]
     return None
+
+
+def _likely_delimiter(header: list[str], wanted: list[str], delimiter: str) -> str | None:
+    """The delimiter that a header read as one column seems to use instead of ``delimiter``:
+    the one that splits it into the wanted column names, else a common one it contains."""
+    if len(header) != 1:
+        return None
+    others = [other for other in DELIMITERS if other != delimiter]
+    for other in others:
+        names = header[0].split() if other == WHITESPACE else header[0].split(other)
+        if set(wanted) <= {name.strip() for name in names}:
+            return other
+    # Blanks are too common inside a single column name to suggest on their own.
+    return next((other for other in others if other != WHITESPACE and other in header[0]), None)
 
 
 def _blank(row: list[str]) -> bool:

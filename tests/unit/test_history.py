@@ -124,6 +124,35 @@ def test_a_missing_csv_column_names_what_the_header_has(tmp_path):
         list(read_history(path))
 
 
+@pytest.mark.parametrize(
+    ("header", "delimiter", "suggested"),
+    [
+        ("customer_id;ts;amount", ",", "';'"),
+        ("customer_id\tts\tamount", ",", "'\\t'"),
+        ("who|when|total", ",", "'|'"),  # other column names: told by the character alone
+        ("customer_id  ts  amount", ",", "whitespace"),
+        ("customer_id,ts,amount", ";", "','"),
+        ("customer_id,ts,amount", "whitespace", "','"),
+    ],
+)
+def test_a_header_read_as_one_column_suggests_the_delimiter_it_uses(
+    tmp_path, header, delimiter, suggested
+):
+    path = _write(tmp_path, "x.csv", f"{header}\n")
+    with pytest.raises(HistoryError) as error:
+        list(read_history(path, CsvColumns(delimiter=delimiter)))
+    assert str(error.value) == (
+        f"x.csv looks delimited by {suggested}: its header is the one column {header!r}; "
+        f"read it with --delimiter {suggested}"
+    )
+
+
+def test_a_one_column_header_without_a_delimiter_names_the_column_options(tmp_path):
+    path = _write(tmp_path, "x.csv", "customer id\nc1\n")
+    with pytest.raises(HistoryError, match=r"its header has 'customer id' \(name them with"):
+        list(read_history(path))
+
+
 def test_jsonl_lines_go_to_the_topic_their_event_type_names(tmp_path):
     lines = [
         {"event_type": "purchase", "event_id": "p1", "customer_id": "c1",
