@@ -8,7 +8,9 @@ says which:
   that type has (``order_id``, ``type``, ``survey_id``).
 - CSV of transactions with a header row: one purchase per row, from the columns named by
   ``--customer-col``, ``--time-col``, ``--amount-col`` and optionally ``--order-col``, in
-  ``--currency``. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's.
+  ``--currency``. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An
+  amount is a plain number such as ``1234.50``: a decimal point, no currency symbol and no
+  thousands separator.
 
 Timestamps without a timezone (plain dates, or date-times without an offset) are read as UTC,
 so a plain date is midnight UTC (DOMAIN.md). A line without an ``event_id`` (every CSV row)
@@ -32,6 +34,9 @@ import csv
 import gzip
 import hashlib
 import io
+import math
+import re
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +54,9 @@ TELLTALE_FIELDS = (("order_id", "purchase"), ("type", "interaction"), ("survey_i
 WHITESPACE = "whitespace"
 DELIMITERS = {",": "','", ";": "';'", "\t": "'\\t'", "|": "'|'", WHITESPACE: WHITESPACE}
 """The delimiters a header read as one column is checked for, each as ``--delimiter`` takes it."""
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+"""An amount as a CSV file should write it. Python's ``float`` takes more: ``1_000``, digits of
+other scripts, ``nan`` and ``inf``, none of which a transaction export means as an amount."""
 
 
 class HistoryError(UsageError):
@@ -307,9 +315,9 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
             yield Rejected(number, f"{columns.time} is not an ISO 8601 date or date-time")
             continue
         try:
-            value = float(amount)
-        except ValueError:
-            yield Rejected(number, f"{columns.amount} is not a number")
+            value = _amount(amount, columns.amount)
+        except ValueError as exc:
+            yield Rejected(number, str(exc))
             continue
         order = fields[3] if columns.order is not None else None
         own_id = ids.next(orjson.dumps([customer, ts, value, order, columns.currency]))
@@ -324,6 +332,36 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
             "currency": columns.currency,
         }
         yield Record(number, "purchase", orjson.dumps(event))
+
+
+def _amount(text: str, column: str) -> float:
+    """``text`` as an amount, or a ValueError whose message is the reason it is not one.
+
+    The reason names the kind of problem, never the value: rejections are counted by reason.
+    """
+    if PLAIN_NUMBER.fullmatch(text):
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        reason = "is not a finite number"  # too large for a float, such as 1e999
+    elif text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        reason = "is not a finite number"
+    elif any(unicodedata.category(char) == "Sc" for char in text):
+        reason = (
+            "has a currency symbol; expected a plain number such as 1234.50 (the currency is "
+            "given by --currency)"
+        )
+    elif "," in text:
+        reason = (
+            "has a comma; expected a plain number such as 1234.50, with a decimal point and "
+            "no thousands separator"
+        )
+    else:
+        reason = (
+            "is not a plain number such as 1234.50 (a decimal point, no currency symbol, "
+            "no thousands separator)"
+        )
+    raise ValueError(f"{column} {reason}")
 
 
 def _rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]] | Rejected]:

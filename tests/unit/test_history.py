@@ -25,6 +25,10 @@ from stream.tools.history import (
 from stream.tools.replay import valid_events
 
 MAX = 100_000
+NOT_PLAIN = (
+    "is not a plain number such as 1234.50 (a decimal point, no currency symbol, "
+    "no thousands separator)"
+)
 
 
 def _write(tmp_path, name, text):
@@ -110,12 +114,48 @@ def test_bad_csv_rows_are_rejected_with_their_line_and_reason(tmp_path):
     items = list(read_history(path))
     assert _rejected(items) == [
         (2, "ts is not an ISO 8601 date or date-time"),
-        (3, "amount is not a number"),
+        (3, f"amount {NOT_PLAIN}"),
         (4, "2 fields where the header has 3"),
     ]
     assert [(item.line, orjson.loads(item.value)["customer_id"]) for item in items[3:]] == [
         (6, "c4")
     ]
+
+
+def test_amounts_are_plain_decimal_numbers(tmp_path):
+    amounts = ["10", "-2", "+3.", ".5", "1.5e2", "0012.50"]
+    path = _write(
+        tmp_path,
+        "ok.csv",
+        "customer_id,ts,amount\n" + "".join(f"c1,2024-01-01,{amount}\n" for amount in amounts),
+    )
+    assert [e["amount"] for e in _events(read_history(path))] == [10, -2, 3, 0.5, 150, 12.5]
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ('"10,50"', "has a comma; expected a plain number such as 1234.50, with a decimal point "
+         "and no thousands separator"),
+        ('"1,000.50"', "has a comma; expected a plain number such as 1234.50, with a decimal "
+         "point and no thousands separator"),
+        ("€20", "has a currency symbol; expected a plain number such as 1234.50 (the currency "
+         "is given by --currency)"),
+        ("$20", "has a currency symbol; expected a plain number such as 1234.50 (the currency "
+         "is given by --currency)"),
+        ("1_000", NOT_PLAIN),
+        ("１２", NOT_PLAIN),
+        ("12 EUR", NOT_PLAIN),
+        ("", NOT_PLAIN),
+        ("nan", "is not a finite number"),
+        ("-Infinity", "is not a finite number"),
+        ("inf", "is not a finite number"),
+        ("1e999", "is not a finite number"),
+    ],
+)  # fmt: skip
+def test_an_amount_that_is_not_a_plain_number_says_what_was_expected(tmp_path, amount, reason):
+    path = _write(tmp_path, "x.csv", f"customer_id,ts,total\nc1,2024-01-01,{amount}\n")
+    assert _rejected(read_history(path, CsvColumns(amount="total"))) == [(2, f"total {reason}")]
 
 
 def test_a_missing_csv_column_names_what_the_header_has(tmp_path):
