@@ -46,7 +46,7 @@ from typing import IO, Any, NamedTuple
 
 import orjson
 
-from schemas.inputs import SCHEMA_VERSION
+from schemas.inputs import CURRENCY_CODE, SCHEMA_VERSION
 from stream.tools.options import UsageError, open_output
 
 KINDS = ("purchase", "interaction", "survey")
@@ -430,7 +430,9 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--amount-col", default="amount", help="default %(default)s")
     group.add_argument("--order-col", help="default: the row's event id, one order per row")
-    group.add_argument("--currency", default="EUR", help="ISO 4217 code; default %(default)s")
+    group.add_argument(
+        "--currency", type=currency, default="EUR", help="ISO 4217 code; default %(default)s"
+    )
     group.add_argument(
         "--delimiter",
         default=",",
@@ -442,6 +444,16 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.csv",
         help="write line,reason for every rejected line",
     )
+
+
+def currency(text: str) -> str:
+    """An argparse ``type``: a currency code that purchases accept, checked before the file is
+    read rather than found on every row of it."""
+    if not re.fullmatch(CURRENCY_CODE, text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 4217 code: three capital letters, such as EUR or USD"
+        )
+    return text
 
 
 def columns_from(args: argparse.Namespace) -> CsvColumns:
