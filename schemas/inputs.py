@@ -34,6 +34,9 @@ MAX_CLOCK_SKEW_S = 86_400.0
 """How far past the wall clock an event time may be. A later one is a producer's bug: let in,
 it would move its partition's clock years ahead and churn every customer on it."""
 
+CURRENCY_CODE = r"^[A-Z]{3}$"
+"""An ISO 4217 code as a purchase carries it: three capital letters."""
+
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
 
 INTERACTION_TYPES = frozenset(
@@ -87,7 +90,7 @@ class Purchase(InputEvent):
     amount: float = Field(
         ge=0, le=MAX_AMOUNT, description="Order value in `currency`, >= 0 and at most 10^12"
     )
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    currency: str = Field(pattern=CURRENCY_CODE, description="ISO 4217 code")
     refund: bool = Field(default=False, description="Money returned: lowers spend, not a purchase")
     items: int | None = Field(default=None, ge=0)
     channel: str | None = None

@@ -8,12 +8,16 @@ says which:
   that type has (``order_id``, ``type``, ``survey_id``).
 - CSV of transactions with a header row: one purchase per row, from the columns named by
   ``--customer-col``, ``--time-col``, ``--amount-col`` and optionally ``--order-col``, in
-  ``--currency``. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's.
+  ``--currency``. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An
+  amount is a plain number such as ``1234.50``: a decimal point, no currency symbol and no
+  thousands separator.
 
 Timestamps without a timezone (plain dates, or date-times without an offset) are read as UTC,
 so a plain date is midnight UTC (DOMAIN.md). A line without an ``event_id`` (every CSV row)
-gets ``FILENAME:LINE``, and a CSV row without an order column gets that as its ``order_id``:
-reading the same file twice gives the same ids, so the engine drops the second copy.
+gets one made from what it says (:class:`ContentIds`), and a CSV row without an order column
+gets that as its ``order_id``: reading the same file again, an export that overlaps it or the
+same file grown longer gives the same ids for the same rows, so the engine drops the copies,
+while rows that differ never share an id, whatever their files are called.
 
 Each line becomes a :class:`Record`, the JSON value as it would go on its topic, or a
 :class:`Rejected` with the line number and a reason; validation of the records themselves is
@@ -28,7 +32,11 @@ import argparse
 import codecs
 import csv
 import gzip
+import hashlib
 import io
+import math
+import re
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,12 +46,17 @@ from typing import IO, Any, NamedTuple
 
 import orjson
 
-from schemas.inputs import SCHEMA_VERSION
+from schemas.inputs import CURRENCY_CODE, SCHEMA_VERSION
 from stream.tools.options import UsageError, open_output
 
 KINDS = ("purchase", "interaction", "survey")
 TELLTALE_FIELDS = (("order_id", "purchase"), ("type", "interaction"), ("survey_id", "survey"))
 WHITESPACE = "whitespace"
+DELIMITERS = {",": "','", ";": "';'", "\t": "'\\t'", "|": "'|'", WHITESPACE: WHITESPACE}
+"""The delimiters a header read as one column is checked for, each as ``--delimiter`` takes it."""
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+"""An amount as a CSV file should write it. Python's ``float`` takes more: ``1_000``, digits of
+other scripts, ``nan`` and ``inf``, none of which a transaction export means as an amount."""
 
 
 class HistoryError(UsageError):
@@ -136,9 +149,24 @@ def require_events(source: str, events: int, rejections: Rejections) -> None:
     raise HistoryError(f"{source}: all {rejections.total} lines were rejected: {reasons}")
 
 
-def event_id(source: str, line: int) -> str:
-    """The id of the event on ``line`` of the file named ``source``."""
-    return f"{source}:{line}"
+class ContentIds:
+    """Event ids for the lines of one file, from their content.
+
+    An id hashes the event's content and how many identical lines came before it in the file:
+    two identical rows are two purchases (CDNOW has such rows), yet reading the file again
+    gives both the same ids as before. The file name is left out, so that monthly exports
+    that share one (``jan/orders.csv``, ``feb/orders.csv``) do not share ids.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[bytes, int] = {}  # content digest -> lines with it so far
+
+    def next(self, content: bytes) -> str:
+        """The id of the next line whose event is ``content`` (unambiguous bytes, e.g. JSON)."""
+        digest = hashlib.blake2b(content, digest_size=16).digest()
+        earlier = self._seen.get(digest, 0)
+        self._seen[digest] = earlier + 1
+        return digest.hex() if not earlier else f"{digest.hex()}-{earlier + 1}"
 
 
 def read_history(
@@ -154,7 +182,7 @@ def read_history(
         fmt = fmt or detect_format(path)
         with _open(path) as raw:
             if fmt == "jsonl":
-                yield from _jsonl(raw, path.name)
+                yield from _jsonl(raw)
             elif fmt == "csv":
                 text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
                 yield from _csv(text, path.name, columns or CsvColumns())
@@ -197,7 +225,8 @@ def utc_rfc3339(text: str) -> str | None:
     return moment.isoformat()
 
 
-def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
+def _jsonl(lines: IO[bytes]) -> Iterator[Record | Rejected]:
+    ids = ContentIds()
     for number, line in enumerate(lines, 1):
         line = (line.removeprefix(codecs.BOM_UTF8) if number == 1 else line).strip()
         if not line:
@@ -224,9 +253,6 @@ def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
                 else "no event_type, and no order_id, type or survey_id to tell it by",
             )
             continue
-        if "event_id" not in event:
-            event["event_id"] = event_id(source, number)
-            changed = True
         ts = event.get("ts")
         if isinstance(ts, str):
             try:
@@ -236,6 +262,11 @@ def _jsonl(lines: IO[bytes], source: str) -> Iterator[Record | Rejected]:
             if naive:
                 event["ts"] = utc_rfc3339(ts)
                 changed = True
+        if "event_id" not in event:
+            # After the time is normalised and with sorted keys, so that the same event
+            # written another way gets the same id.
+            event["event_id"] = ids.next(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
+            changed = True
         yield Record(number, kind, orjson.dumps(event) if changed else line)
 
 
@@ -248,6 +279,12 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
     if columns.order is not None:
         wanted.append(columns.order)
     missing = [name for name in wanted if name not in header]
+    delimiter = _likely_delimiter(header, wanted, columns.delimiter) if missing else None
+    if delimiter is not None:
+        raise HistoryError(
+            f"{source} looks delimited by {DELIMITERS[delimiter]}: its header is the one column "
+            f"{header[0]!r}; read it with --delimiter {DELIMITERS[delimiter]}"
+        )
     if missing:
         raise HistoryError(
             f"{source} has no column {', '.join(map(repr, missing))}; its header has "
@@ -256,6 +293,7 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
         )
     at = [header.index(name) for name in wanted]
     width = max(at) + 1
+    ids = ContentIds()
     times: dict[str, str | None] = {}  # dates repeat a lot in transaction logs
     for item in rows:
         if isinstance(item, Rejected):
@@ -277,22 +315,53 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
             yield Rejected(number, f"{columns.time} is not an ISO 8601 date or date-time")
             continue
         try:
-            value = float(amount)
-        except ValueError:
-            yield Rejected(number, f"{columns.amount} is not a number")
+            value = _amount(amount, columns.amount)
+        except ValueError as exc:
+            yield Rejected(number, str(exc))
             continue
-        own_id = event_id(source, number)
+        order = fields[3] if columns.order is not None else None
+        own_id = ids.next(orjson.dumps([customer, ts, value, order, columns.currency]))
         event = {
             "event_type": "purchase",
             "schema_version": SCHEMA_VERSION,
             "event_id": own_id,
             "customer_id": customer,
             "ts": ts,
-            "order_id": fields[3] if columns.order is not None else own_id,
+            "order_id": own_id if order is None else order,
             "amount": value,
             "currency": columns.currency,
         }
         yield Record(number, "purchase", orjson.dumps(event))
+
+
+def _amount(text: str, column: str) -> float:
+    """``text`` as an amount, or a ValueError whose message is the reason it is not one.
+
+    The reason names the kind of problem, never the value: rejections are counted by reason.
+    """
+    if PLAIN_NUMBER.fullmatch(text):
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        reason = "is not a finite number"  # too large for a float, such as 1e999
+    elif text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        reason = "is not a finite number"
+    elif any(unicodedata.category(char) == "Sc" for char in text):
+        reason = (
+            "has a currency symbol; expected a plain number such as 1234.50 (the currency is "
+            "given by --currency)"
+        )
+    elif "," in text:
+        reason = (
+            "has a comma; expected a plain number such as 1234.50, with a decimal point and "
+            "no thousands separator"
+        )
+    else:
+        reason = (
+            "is not a plain number such as 1234.50 (a decimal point, no currency symbol, "
+            "no thousands separator)"
+        )
+    raise ValueError(f"{column} {reason}")
 
 
 def _rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]] | Rejected]:
@@ -326,6 +395,20 @@ def _header(rows: Iterator[tuple[int, list[str]] | Rejected], source: str) -> li
     return None
 
 
+def _likely_delimiter(header: list[str], wanted: list[str], delimiter: str) -> str | None:
+    """The delimiter that a header read as one column seems to use instead of ``delimiter``:
+    the one that splits it into the wanted column names, else a common one it contains."""
+    if len(header) != 1:
+        return None
+    others = [other for other in DELIMITERS if other != delimiter]
+    for other in others:
+        names = header[0].split() if other == WHITESPACE else header[0].split(other)
+        if set(wanted) <= {name.strip() for name in names}:
+            return other
+    # Blanks are too common inside a single column name to suggest on their own.
+    return next((other for other in others if other != WHITESPACE and other in header[0]), None)
+
+
 def _blank(row: list[str]) -> bool:
     return not row or (len(row) == 1 and not row[0].strip())
 
@@ -346,8 +429,10 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         help="ISO 8601 date or date-time; without a timezone read as UTC; default %(default)s",
     )
     group.add_argument("--amount-col", default="amount", help="default %(default)s")
-    group.add_argument("--order-col", help="default: FILENAME:LINE, one order per row")
-    group.add_argument("--currency", default="EUR", help="ISO 4217 code; default %(default)s")
+    group.add_argument("--order-col", help="default: the row's event id, one order per row")
+    group.add_argument(
+        "--currency", type=currency, default="EUR", help="ISO 4217 code; default %(default)s"
+    )
     group.add_argument(
         "--delimiter",
         default=",",
@@ -359,6 +444,16 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE.csv",
         help="write line,reason for every rejected line",
     )
+
+
+def currency(text: str) -> str:
+    """An argparse ``type``: a currency code that purchases accept, checked before the file is
+    read rather than found on every row of it."""
+    if not re.fullmatch(CURRENCY_CODE, text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 4217 code: three capital letters, such as EUR or USD"
+        )
+    return text
 
 
 def columns_from(args: argparse.Namespace) -> CsvColumns:

@@ -8,8 +8,8 @@ file order), so the worker's clock moves as it did when the history happened. Li
 fail are not sent: they are counted by reason, and ``--rejected-out`` lists each one; a file
 with no line to send stops the command (exit 2) with the top reasons.
 
-Ids are deterministic (a line's own ``event_id``, else ``FILENAME:LINE``), so replaying the
-same file twice changes nothing: the worker drops the repeats as duplicates (it remembers the
+Ids are deterministic (a line's own ``event_id``, else one made from its content), so replaying
+the same file twice changes nothing: the worker drops the repeats as duplicates (it remembers the
 last ``STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER`` ids per customer). ``--rate`` paces the sending.
 The file is held in memory to be put in event-time order.
 """

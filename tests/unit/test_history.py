@@ -25,6 +25,10 @@ from stream.tools.history import (
 from stream.tools.replay import valid_events
 
 MAX = 100_000
+NOT_PLAIN = (
+    "is not a plain number such as 1234.50 (a decimal point, no currency symbol, "
+    "no thousands separator)"
+)
 
 
 def _write(tmp_path, name, text):
@@ -41,7 +45,7 @@ def _rejected(items):
     return [(item.line, item.reason) for item in items if isinstance(item, Rejected)]
 
 
-def test_csv_rows_become_purchases_with_ids_from_the_file_name_and_line(tmp_path):
+def test_csv_rows_become_purchases_with_ids_that_are_also_their_orders(tmp_path):
     path = _write(
         tmp_path,
         "shop.csv",
@@ -52,8 +56,8 @@ def test_csv_rows_become_purchases_with_ids_from_the_file_name_and_line(tmp_path
     )
     events = _events(read_history(path))
     assert [e["customer_id"] for e in events] == ["c1", "c2", "c1"]
-    assert [e["event_id"] for e in events] == ["shop.csv:2", "shop.csv:3", "shop.csv:4"]
-    assert [e["order_id"] for e in events] == ["shop.csv:2", "shop.csv:3", "shop.csv:4"]
+    assert len({e["event_id"] for e in events}) == 3
+    assert [e["order_id"] for e in events] == [e["event_id"] for e in events]
     assert [e["amount"] for e in events] == [12.5, 7.0, 3.25]
     assert {e["currency"] for e in events} == {"EUR"}
     parsed = [parse_input("purchase", orjson.dumps(e), max_bytes=MAX) for e in events]
@@ -110,7 +114,7 @@ def test_bad_csv_rows_are_rejected_with_their_line_and_reason(tmp_path):
     items = list(read_history(path))
     assert _rejected(items) == [
         (2, "ts is not an ISO 8601 date or date-time"),
-        (3, "amount is not a number"),
+        (3, f"amount {NOT_PLAIN}"),
         (4, "2 fields where the header has 3"),
     ]
     assert [(item.line, orjson.loads(item.value)["customer_id"]) for item in items[3:]] == [
@@ -118,9 +122,74 @@ def test_bad_csv_rows_are_rejected_with_their_line_and_reason(tmp_path):
     ]
 
 
+def test_amounts_are_plain_decimal_numbers(tmp_path):
+    amounts = ["10", "-2", "+3.", ".5", "1.5e2", "0012.50"]
+    path = _write(
+        tmp_path,
+        "ok.csv",
+        "customer_id,ts,amount\n" + "".join(f"c1,2024-01-01,{amount}\n" for amount in amounts),
+    )
+    assert [e["amount"] for e in _events(read_history(path))] == [10, -2, 3, 0.5, 150, 12.5]
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ('"10,50"', "has a comma; expected a plain number such as 1234.50, with a decimal point "
+         "and no thousands separator"),
+        ('"1,000.50"', "has a comma; expected a plain number such as 1234.50, with a decimal "
+         "point and no thousands separator"),
+        ("€20", "has a currency symbol; expected a plain number such as 1234.50 (the currency "
+         "is given by --currency)"),
+        ("$20", "has a currency symbol; expected a plain number such as 1234.50 (the currency "
+         "is given by --currency)"),
+        ("1_000", NOT_PLAIN),
+        ("１２", NOT_PLAIN),
+        ("12 EUR", NOT_PLAIN),
+        ("", NOT_PLAIN),
+        ("nan", "is not a finite number"),
+        ("-Infinity", "is not a finite number"),
+        ("inf", "is not a finite number"),
+        ("1e999", "is not a finite number"),
+    ],
+)  # fmt: skip
+def test_an_amount_that_is_not_a_plain_number_says_what_was_expected(tmp_path, amount, reason):
+    path = _write(tmp_path, "x.csv", f"customer_id,ts,total\nc1,2024-01-01,{amount}\n")
+    assert _rejected(read_history(path, CsvColumns(amount="total"))) == [(2, f"total {reason}")]
+
+
 def test_a_missing_csv_column_names_what_the_header_has(tmp_path):
     path = _write(tmp_path, "x.csv", "id,date,value\n1,2024-01-01,3\n")
     with pytest.raises(HistoryError, match=r"no column 'customer_id', 'ts', 'amount'.*'id'"):
+        list(read_history(path))
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter", "suggested"),
+    [
+        ("customer_id;ts;amount", ",", "';'"),
+        ("customer_id\tts\tamount", ",", "'\\t'"),
+        ("who|when|total", ",", "'|'"),  # other column names: told by the character alone
+        ("customer_id  ts  amount", ",", "whitespace"),
+        ("customer_id,ts,amount", ";", "','"),
+        ("customer_id,ts,amount", "whitespace", "','"),
+    ],
+)
+def test_a_header_read_as_one_column_suggests_the_delimiter_it_uses(
+    tmp_path, header, delimiter, suggested
+):
+    path = _write(tmp_path, "x.csv", f"{header}\n")
+    with pytest.raises(HistoryError) as error:
+        list(read_history(path, CsvColumns(delimiter=delimiter)))
+    assert str(error.value) == (
+        f"x.csv looks delimited by {suggested}: its header is the one column {header!r}; "
+        f"read it with --delimiter {suggested}"
+    )
+
+
+def test_a_one_column_header_without_a_delimiter_names_the_column_options(tmp_path):
+    path = _write(tmp_path, "x.csv", "customer id\nc1\n")
+    with pytest.raises(HistoryError, match=r"its header has 'customer id' \(name them with"):
         list(read_history(path))
 
 
@@ -145,17 +214,25 @@ def test_jsonl_lines_go_to_the_topic_their_event_type_names(tmp_path):
     assert orjson.loads(items[2].value)["event_type"] == "survey"
 
 
-def test_jsonl_naive_times_are_utc_and_missing_ids_come_from_the_line(tmp_path):
+def test_jsonl_naive_times_are_utc_and_missing_ids_come_from_the_event(tmp_path):
     path = _write(
         tmp_path,
         "old.jsonl",
         '{"event_type": "purchase", "customer_id": "c1", "ts": "2023-12-31", '
-        '"order_id": "o1", "amount": 1, "currency": "EUR"}\n',
+        '"order_id": "o1", "amount": 1, "currency": "EUR"}\n'
+        # The same event written another way: its type told by order_id, keys reordered,
+        # the time in full.
+        '{"currency": "EUR", "amount": 1, "order_id": "o1", "customer_id": "c1", '
+        '"ts": "2023-12-31T00:00:00+00:00"}\n'
+        '{"event_type": "purchase", "customer_id": "c1", "ts": "2023-12-31", '
+        '"order_id": "o2", "amount": 1, "currency": "EUR"}\n',
     )
-    (item,) = read_history(path)
-    event = parse_input(item.kind, item.value, max_bytes=MAX)
-    assert event.event_id == "old.jsonl:1"
-    assert event.ts == datetime(2023, 12, 31, tzinfo=UTC)
+    events = [parse_input(item.kind, item.value, max_bytes=MAX) for item in read_history(path)]
+    assert events[0].ts == datetime(2023, 12, 31, tzinfo=UTC)
+    first, again, other = (event.event_id for event in events)
+    assert again != first != other  # a repeat in one file is a second event
+    (copy,) = read_history(_write(tmp_path, "copy.jsonl", path.read_text().splitlines()[1]))
+    assert orjson.loads(copy.value)["event_id"] == first
 
 
 def test_bad_jsonl_lines_are_rejected_with_reasons(tmp_path):
@@ -284,6 +361,30 @@ def test_reading_a_file_twice_gives_ids_the_engine_drops(tmp_path):
             event = parse_input(item.kind, item.value, max_bytes=MAX)
             statuses.append(engine.process(event, 0, emitted).status)
     assert statuses == ["processed"] * 3 + ["duplicate"] * 3
+
+
+def test_files_with_the_same_name_do_not_share_ids(tmp_path):
+    # Monthly exports, each called orders.csv: February's purchase is not a copy of January's.
+    (tmp_path / "jan").mkdir()
+    (tmp_path / "feb").mkdir()
+    jan = _write(tmp_path / "jan", "orders.csv", "customer_id,ts,amount\nzz1,2024-01-05,10\n")
+    feb = _write(tmp_path / "feb", "orders.csv", "customer_id,ts,amount\nzz1,2024-02-05,99\n")
+    engine = Engine(EngineConfig())
+    emitted = datetime(2024, 3, 1, tzinfo=UTC)
+    statuses = [
+        engine.process(parse_input(item.kind, item.value, max_bytes=MAX), 0, emitted).status
+        for path in (jan, feb)
+        for item in read_history(path)
+    ]
+    assert statuses == ["processed", "processed"]
+
+
+def test_identical_rows_are_separate_purchases_whose_ids_survive_a_longer_file(tmp_path):
+    rows = "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-01-01,5\n"
+    first = _events(read_history(_write(tmp_path, "a.csv", rows)))
+    grown = _events(read_history(_write(tmp_path, "b.csv", rows + "c1,2024-01-01,5.0\n")))
+    assert len({e["event_id"] for e in grown}) == 3
+    assert [e["event_id"] for e in grown[:2]] == [e["event_id"] for e in first]
 
 
 def test_utc_rfc3339():
