@@ -73,7 +73,11 @@ class EngineConfig:
     allowed_lateness_s: float = 3600.0
     """How far behind the partition's newest event time an event may arrive and still count."""
     reevaluation_interval_s: float = DAY
-    """Every customer is re-scored at least this often (event time), even with no input."""
+    """Every customer is re-evaluated at least this often (event time), even with no input."""
+    score_sweep_s: float = 3600.0
+    """How often (event time) silent buyers' scores are brought back to the exact definition
+    against the population: between sweeps only buyers are re-scored, and one purchase can
+    move a cut point across a whole group of tied customers."""
 
     # RFM
     window_days: float = 0.0
@@ -153,6 +157,7 @@ class EngineConfig:
 BOUNDS: dict[str, Bounds] = {
     "allowed_lateness_s": Bounds(0),
     "reevaluation_interval_s": Bounds(0, low_open=True),
+    "score_sweep_s": Bounds(0, low_open=True),
     "window_days": Bounds(0),  # 0 is lifetime
     "churn_horizon_days": Bounds(0, low_open=True),
     "growing_tenure_days": Bounds(0),  # 0: only a rising rate makes a buyer `growing`

@@ -27,10 +27,11 @@ change, and only for what can:
   the silence it was scored at if longer (the churn features grow like the log of the
   silence, so checks spaced in proportion to it each move the risk alike), and at least one
   interval apart; or the churn model wants a snapshot of them: the stage and the churn risk;
-- once per re-evaluation interval, a sweep compares the score cut points with the previous
-  sweep's and re-scores the customers whose values a cut crossed (``crossings``), and those
-  scored since against other cut points (buyers): scores only. So after each sweep every
-  stored score is the exact score against the population at that sweep.
+- once per score sweep interval (an hour of event time by default), a sweep compares the
+  score cut points with the previous sweep's and re-scores the customers whose values a cut
+  crossed (``crossings``), and those scored since against other cut points (buyers): scores
+  only. So after each sweep every stored score is the exact score against the population at
+  that sweep.
 
 So a tick costs the customers who are due, never a scan of everyone.
 """
@@ -412,7 +413,7 @@ class Engine:
         points of the input as one that never stopped, so its outputs carry the same ids (a
         tick's name its clock time). The first call only finds the next multiple."""
         first = state.next_sweep == -math.inf
-        interval = self.config.reevaluation_interval_s
+        interval = self.config.score_sweep_s
         state.next_sweep = (now // interval + 1) * interval
         if first or not len(self.population):
             return set()

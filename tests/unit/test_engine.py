@@ -260,3 +260,15 @@ def test_a_restarted_engine_emits_the_same_outputs_with_the_same_ids():
         restarted.adopt(restored, 0)
     after = run(restarted, events[split:])
     assert after and after == expected[emitted_before:]
+
+
+def test_silent_buyers_are_rescored_within_the_hour_of_a_population_shift():
+    # Ten small buyers the same day put the first one's spend above all of theirs: the exact
+    # M goes from 1 to 5. A silent customer must not wait a day for that.
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    engine.process(purchase("big", 0.0, 500.0), 0, EMITTED)
+    for i in range(10):
+        engine.process(purchase(f"small{i}", 0.1 + i * 0.01, 1.0), 0, EMITTED)
+    engine.tick(0, EMITTED, wall_ts=at(0.2 + 1 / 24).timestamp())
+    big = engine.profiles["big"]
+    assert (big.m_score, big.value_tier) == (5, "ordinary")
