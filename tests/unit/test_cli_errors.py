@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 import stream.tools.backtest
 import stream.tools.schemas_cmd
+import stream.tools.worker_cmd
 from stream.cli import main
 from stream.kafka import topics
 from stream.tools import core_speed
@@ -145,6 +147,23 @@ def test_a_network_error_no_command_wrapped_is_a_broker_exit_code(capsys, monkey
     monkeypatch.setattr(stream.tools.schemas_cmd, "run", refused)
     assert main(["schemas", "export", "x"]) == 3
     assert capsys.readouterr().err.startswith("stream: broker unavailable:")
+
+
+def test_a_web_port_in_use_stops_the_worker_before_it_starts(capsys, monkeypatch):
+    def not_yet(*args, **kwargs):
+        raise AssertionError("the worker went on to the broker with its web port taken")
+
+    monkeypatch.setattr(stream.tools.worker_cmd, "wait_for_broker", not_yet)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        monkeypatch.setenv("STREAM_WEB_BIND", "127.0.0.1")
+        monkeypatch.setenv("STREAM_WEB_PORT", str(port))
+        assert fails(capsys, "worker") == (
+            f"stream: configuration error: cannot listen on 127.0.0.1:{port} "
+            "(STREAM_WEB_BIND, STREAM_WEB_PORT): Address already in use"
+        )
 
 
 def test_a_reader_that_stops_early_ends_the_command_quietly():
