@@ -197,6 +197,9 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
         (["lag", "--watch", "inf"], None),
         (["lag", "--watch", "abc"], "'abc' is not a number"),
         (["lag", "--window", "2.5"], "'2.5' is not a whole number"),
+        (["broker", "--port", "70000"], "must be at most 65535, got 70000"),
+        (["broker", "--port", "-5"], "must be at least 1, got -5"),
+        (["broker", "--port", "0"], "must be at least 1, got 0"),
     ],
 )
 def test_a_bad_number_is_refused_naming_its_option(capsys, history, argv, complaint):
