@@ -45,13 +45,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = create_worker(settings, partitions)
-    faust.Worker(
+    runner = faust.Worker(
         worker.app,
         loglevel=settings.log_level.lower(),
         quiet=True,
         redirect_stdouts=False,
         override_logging=False,
-    ).execute_from_commandline()
+    )
+    # quiet does not silence the start-up spinner: when it stops it writes backspace and
+    # show-cursor codes to stdout, terminal or not, in front of the next JSON log line.
+    runner.spinner = None
+    runner.execute_from_commandline()
     return 0
 
 
