@@ -14,7 +14,7 @@ from stream.config import EMBEDDED_PORT, PORT, ConfigError, Settings
 from stream.kafka import BrokerUnavailable
 from stream.kafka.broker import EmbeddedBroker, PortInUse
 from stream.kafka.topics import ensure_topics
-from stream.tools.options import number
+from stream.tools.options import UsageError, number
 
 POLL_SECONDS = 1.0
 
@@ -45,7 +45,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             broker.start()
         except PortInUse as exc:
-            raise ConfigError(str(exc)) from None
+            if args.port is None:
+                raise ConfigError(f"{exc} with STREAM_EMBEDDED_PORT") from None
+            raise UsageError(f"{exc} with --port") from None
         ensure_topics(broker.bootstrap_servers, settings)
         print(f"broker ready on {broker.bootstrap_servers} (log: {broker.log_path})", flush=True)
         print(f"  export STREAM_BROKER={broker.url}", flush=True)

@@ -286,11 +286,42 @@ def test_help_still_shows_the_usage(capsys):
     assert shown.out.startswith("usage: stream backtest [-h]") and not shown.err
 
 
-def test_a_bad_broker_option_is_blamed_on_the_option(capsys, monkeypatch):
+@pytest.mark.parametrize("command", ["lag", "bench"])
+def test_a_bad_broker_option_is_blamed_on_the_option(capsys, monkeypatch, command):
     monkeypatch.delenv("STREAM_BROKER", raising=False)
-    assert fails(capsys, "lag", "--broker", "bad") == (
-        "stream: configuration error: --broker='bad': 'bad' is not host:port"
+    # A usage error, not a "configuration error": that is for STREAM_* settings.
+    assert fails(capsys, command, "--broker", "bad") == (
+        "stream: --broker='bad': 'bad' is not host:port"
     )
+
+
+@pytest.mark.parametrize("command", ["generate", "demo", "bench"])
+def test_too_few_events_for_the_customers_is_refused_before_any_work(capsys, command):
+    assert fails(capsys, command, "--customers", "100", "--events", "10") == (
+        "stream: --events 10 is too few for --customers 100: their personas need at least 245"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "env", "line"),
+    [
+        ([], "{port}", "stream: configuration error: {taken} with STREAM_EMBEDDED_PORT"),
+        (["--port", "{port}"], "19092", "stream: {taken} with --port"),
+    ],
+    ids=["setting", "option"],
+)
+def test_a_taken_broker_port_names_where_the_port_came_from(capsys, monkeypatch, option, env, line):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        taken = (
+            f"port 127.0.0.1:{port} is already in use; stop what listens there or choose "
+            "another port"
+        )
+        monkeypatch.setenv("STREAM_EMBEDDED_PORT", env.format(port=port))
+        argv = [arg.format(port=port) for arg in option]
+        assert fails(capsys, "broker", *argv) == line.format(taken=taken)
 
 
 @pytest.mark.parametrize(("argv", "code"), [(["--help"], 0), (["nan"], 2)])
