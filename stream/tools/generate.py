@@ -34,7 +34,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from schemas.inputs import SCHEMA_VERSION
+from schemas.inputs import MAX_CLOCK_SKEW_S, SCHEMA_VERSION
 from stream.config import Settings, Topics
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import ensure_topics
@@ -533,6 +533,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.rate is not None and not args.produce:
         raise UsageError("--rate paces --produce; without it there is nothing to pace")
     check_workload_options(args)
+    first = datetime(args.start.year, args.start.month, args.start.day, tzinfo=UTC)
+    if first.timestamp() + args.days * DAY > time.time() + MAX_CLOCK_SKEW_S:
+        raise UsageError(
+            f"--start {args.start} plus --days {args.days:g} ends more than a day ahead of the "
+            "wall clock, and every consumer rejects events that far ahead"
+        )
     out = args.out or (None if args.produce else "-")
     with Outputs() as outputs:
         truth = outputs.open(args.truth)  # before generating: a bad path fails at once

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -217,6 +218,24 @@ def test_a_horizon_past_the_calendar_is_refused_before_the_run(capsys, history, 
     line = fails(capsys, "backtest", str(history), "--cutoff", cutoff, "--horizon-days", horizon)
     assert line.startswith(f"stream: --cutoff {cutoff}T00:00:00+00:00 plus a ")
     assert line.endswith("-day horizon ends after the year 9999")
+
+
+@pytest.mark.parametrize(("from_today", "days"), [(3, "30"), (-10, "30"), (-3000, "36525")])
+def test_a_workload_ending_ahead_of_the_wall_clock_is_refused(capsys, tmp_path, from_today, days):
+    start = datetime.now(UTC).date() + timedelta(days=from_today)
+    out = tmp_path / "events.jsonl"
+    argv = ["--customers", "10", "--events", "100", "--out", str(out)]
+    assert fails(capsys, "generate", *argv, "--start", str(start), "--days", days) == (
+        f"stream: --start {start} plus --days {days} ends more than a day ahead of the wall "
+        "clock, and every consumer rejects events that far ahead"
+    )
+    assert not out.exists()
+
+
+def test_a_workload_ending_now_is_generated(capsys, tmp_path):
+    start = datetime.now(UTC).date() - timedelta(days=30)
+    argv = ["--customers", "10", "--events", "100", "--start", str(start), "--days", "30"]
+    assert main(["generate", *argv, "--out", str(tmp_path / "events.jsonl")]) == 0
 
 
 def test_rate_without_produce_is_a_usage_error(capsys):
