@@ -264,6 +264,13 @@ def test_profile_refuses_a_url_it_cannot_ask(capsys, url):
     )
 
 
+def test_profile_refuses_an_empty_customer_id(capsys):
+    assert refused(capsys, "profile", "") == [
+        "stream: profile: argument ID: a customer id cannot be empty",
+        hint("stream profile"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("argv", "error", "prog"),
     [
