@@ -544,17 +544,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         truth = outputs.open(args.truth)  # before generating: a bad path fails at once
         events_out = sys.stdout.buffer if out == "-" else outputs.open(out, binary=True)
         workload = generate(args.customers, args.events, args.days, args.seed, args.start)
-        mix = ", ".join(f"{name}={n}" for name, n in sorted(workload.persona_counts().items()))
-        print(
-            f"generated {len(workload.events)} events for {len(workload.personas)} customers "
-            f"from {workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d} ({mix})",
-            file=sys.stderr,
-        )
         if truth is not None:
             write_truth(workload.personas, truth)
         if events_out is not None:
             write_jsonl(workload.events, events_out)
             events_out.flush()
+    # Only once written: a reader that went away (| head) or a full disk cut the output short.
+    mix = ", ".join(f"{name}={n}" for name, n in sorted(workload.persona_counts().items()))
+    print(
+        f"generated {len(workload.events)} events for {len(workload.personas)} customers "
+        f"from {workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d} ({mix})",
+        file=sys.stderr,
+    )
     if args.produce:
         ensure_topics(settings.bootstrap_servers, settings)
         started = time.monotonic()
