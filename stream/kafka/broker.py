@@ -49,7 +49,7 @@ def _check_port_free(port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(
                     f"port {HOST}:{port} is already in use; stop what listens there or choose "
-                    "another port (STREAM_EMBEDDED_PORT)"
+                    "another port"
                 ) from None
             raise
 

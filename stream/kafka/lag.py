@@ -100,7 +100,7 @@ class OffsetReader:
         start = self._offsets(partitions, OffsetSpec.EARLIEST)
         end = self._offsets(partitions, OffsetSpec.LATEST)
         behind = {k: end[k] for k, c in commits.items() if k in end and c > end[k] > 0}
-        end.update(self.readable_ends(behind))
+        end.update(self.readable_ends(behind, commits))
         committed: dict[PartitionKey, int | None] = {}
         for key in sorted(end):
             offset = commits.get(key)
@@ -148,13 +148,18 @@ class OffsetReader:
         return times
 
     def readable_ends(
-        self, reported: Mapping[PartitionKey, int], wait_s: float = 2.0
+        self,
+        reported: Mapping[PartitionKey, int],
+        committed: Mapping[PartitionKey, int],
+        wait_s: float = 2.0,
     ) -> dict[PartitionKey, int]:
-        """One past the last record actually readable, where a commit is past the reported end.
+        """One past the last record actually readable, where the ``committed`` offset is past
+        the ``reported`` end.
 
         Some brokers (the embedded Tansu) report a partition's end as the start of its last
         record batch; reading that batch gives the true end. On Kafka a commit past the end
-        means truncation, and reading finds nothing more, so the status stays ERR.
+        means truncation, and reading finds nothing more for ``wait_s``, so the status stays
+        ERR.
         """
         if not reported:
             return {}
@@ -167,7 +172,12 @@ class OffsetReader:
         deadline = time.monotonic() + wait_s
         try:
             while (left := deadline - time.monotonic()) > 0:
-                polled = consumer.poll(timeout_ms=int(left * 1000))
+                # A commit is past the reported end, where the last batch starts, so reading up
+                # to it means that batch has arrived, and batches arrive whole: what is left of
+                # it is buffered. Waiting out wait_s for more held up every observation of a
+                # caught-up group.
+                reached = all(ends[key] >= committed[key] for key in ends)
+                polled = consumer.poll(timeout_ms=0 if reached else int(left * 1000))
                 if not polled:
                     break
                 for tp, records in polled.items():

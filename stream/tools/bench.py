@@ -62,13 +62,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from schemas.inputs import parse_input
-from stream.config import ConfigError, Settings, Topics, broker_servers
+from stream.config import Settings, Topics
 from stream.core.churn import ChurnModel
 from stream.core.engine import Engine
 from stream.kafka.broker import EmbeddedBroker
 from stream.kafka.topics import admin_client, ensure_topics
-from stream.tools.generate import Workload, add_workload_options, generate, produce
-from stream.tools.options import number
+from stream.tools.generate import (
+    Workload,
+    add_workload_options,
+    check_workload_options,
+    generate,
+    produce,
+)
+from stream.tools.options import broker_option, number
 from stream.tools.processes import WorkerProcess, free_port
 from stream.worker.producing import Partitioner
 
@@ -476,10 +482,7 @@ def delete_topics(run: Run) -> None:
 
 def bench(run: Run, args: argparse.Namespace, shared_broker: bool) -> dict[str, Any]:
     settings = run.settings
-    try:
-        workload = generate(args.customers, args.events, args.days, args.seed)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    workload = generate(args.customers, args.events, args.days, args.seed)
     expected = len(workload.events)
     ensure_topics(run.bootstrap, settings)
     try:
@@ -629,10 +632,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    check_workload_options(args)
+    bootstrap = broker_option(args.broker) if args.broker else None
     workdir = Path(tempfile.mkdtemp(prefix="stream-bench-"))
     try:
-        if args.broker:
-            run_ = new_run(settings, broker_servers(args.broker, "--broker"), workdir)
+        if bootstrap:
+            run_ = new_run(settings, bootstrap, workdir)
             figures = bench(run_, args, shared_broker=True)
         else:
             with EmbeddedBroker(log_dir=workdir) as broker:

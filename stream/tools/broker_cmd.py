@@ -10,10 +10,11 @@ import argparse
 import signal
 import threading
 
-from stream.config import EMBEDDED_PORT, ConfigError, Settings
+from stream.config import EMBEDDED_PORT, PORT, ConfigError, Settings
 from stream.kafka import BrokerUnavailable
 from stream.kafka.broker import EmbeddedBroker, PortInUse
 from stream.kafka.topics import ensure_topics
+from stream.tools.options import UsageError, number
 
 POLL_SECONDS = 1.0
 
@@ -26,14 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=number(least=PORT.low, most=PORT.high, whole=True),
         help=f"port on 127.0.0.1 (default: STREAM_EMBEDDED_PORT, or {EMBEDDED_PORT})",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    port = args.port or settings.embedded_port
+    port = settings.embedded_port if args.port is None else args.port
     stop = threading.Event()
     previous = {
         signum: signal.signal(signum, lambda *_: stop.set())
@@ -44,7 +45,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             broker.start()
         except PortInUse as exc:
-            raise ConfigError(str(exc)) from None
+            if args.port is None:
+                raise ConfigError(f"{exc} with STREAM_EMBEDDED_PORT") from None
+            raise UsageError(f"{exc} with --port") from None
         ensure_topics(broker.bootstrap_servers, settings)
         print(f"broker ready on {broker.bootstrap_servers} (log: {broker.log_path})", flush=True)
         print(f"  export STREAM_BROKER={broker.url}", flush=True)

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 from stream.config import Settings
 from stream.kafka.broker import EmbeddedBroker
 from stream.kafka.topics import ensure_topics
-from stream.tools.generate import add_workload_options, generate, produce
+from stream.tools.generate import add_workload_options, check_workload_options, generate, produce
 from stream.tools.options import number
 from stream.tools.processes import WorkerProcess, free_port
 
@@ -114,6 +114,7 @@ async def _watch(broker: str, settings: Settings, view: View, stop: threading.Ev
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    check_workload_options(args)
     workdir = Path(tempfile.mkdtemp(prefix="stream-demo-"))
     print(f"stream demo: working in {workdir}", flush=True)
     with EmbeddedBroker(log_dir=workdir / "broker") as broker:

@@ -34,8 +34,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from schemas.inputs import SCHEMA_VERSION
-from stream.config import ConfigError, Settings, Topics
+from schemas.inputs import MAX_CLOCK_SKEW_S, SCHEMA_VERSION
+from stream.config import Settings, Topics
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import ensure_topics
 from stream.tools.options import Outputs, UsageError, number
@@ -300,6 +300,12 @@ def _sales(rng: random.Random, days: float) -> list[tuple[float, float]]:
     return windows
 
 
+def fewest_events(customers: int) -> int:
+    """The fewest events that let ``customers`` customers each show their persona."""
+    counts = _largest_remainder(customers, [p.share for p in PERSONAS.values()])
+    return sum(p.min_events * n for p, n in zip(PERSONAS.values(), counts, strict=True))
+
+
 def generate(
     customers: int = 1000,
     events: int = 20_000,
@@ -325,7 +331,7 @@ def generate(
         for _ in range(count)
     ]
     rng.shuffle(personas)
-    floor = sum(PERSONAS[name].min_events for name in personas)
+    floor = fewest_events(customers)
     if events < floor:
         raise ValueError(
             f"{events} events are too few for {customers} customers: their personas need at "
@@ -482,6 +488,16 @@ def add_workload_options(parser: argparse.ArgumentParser, *, customers: int, eve
     parser.add_argument("--seed", type=int, default=7, help="default %(default)s")
 
 
+def check_workload_options(args: argparse.Namespace) -> None:
+    """Refuse, before any work, a workload that :func:`generate` would refuse."""
+    floor = fewest_events(args.customers)
+    if args.events < floor:
+        raise UsageError(
+            f"--events {args.events} is too few for --customers {args.customers}: their "
+            f"personas need at least {floor}"
+        )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "generate",
@@ -516,25 +532,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.rate is not None and not args.produce:
         raise UsageError("--rate paces --produce; without it there is nothing to pace")
+    check_workload_options(args)
+    first = datetime(args.start.year, args.start.month, args.start.day, tzinfo=UTC)
+    if first.timestamp() + args.days * DAY > time.time() + MAX_CLOCK_SKEW_S:
+        raise UsageError(
+            f"--start {args.start} plus --days {args.days:g} ends more than a day ahead of the "
+            "wall clock, and every consumer rejects events that far ahead"
+        )
     out = args.out or (None if args.produce else "-")
     with Outputs() as outputs:
         truth = outputs.open(args.truth)  # before generating: a bad path fails at once
         events_out = sys.stdout.buffer if out == "-" else outputs.open(out, binary=True)
-        try:
-            workload = generate(args.customers, args.events, args.days, args.seed, args.start)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        mix = ", ".join(f"{name}={n}" for name, n in sorted(workload.persona_counts().items()))
-        print(
-            f"generated {len(workload.events)} events for {len(workload.personas)} customers "
-            f"from {workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d} ({mix})",
-            file=sys.stderr,
-        )
+        workload = generate(args.customers, args.events, args.days, args.seed, args.start)
         if truth is not None:
             write_truth(workload.personas, truth)
         if events_out is not None:
             write_jsonl(workload.events, events_out)
             events_out.flush()
+    # Only once written: a reader that went away (| head) or a full disk cut the output short.
+    mix = ", ".join(f"{name}={n}" for name, n in sorted(workload.persona_counts().items()))
+    print(
+        f"generated {len(workload.events)} events for {len(workload.personas)} customers "
+        f"from {workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d} ({mix})",
+        file=sys.stderr,
+    )
     if args.produce:
         ensure_topics(settings.bootstrap_servers, settings)
         started = time.monotonic()

@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 
 import orjson
 
-from stream.config import Settings, broker_servers
+from stream.config import Settings
 from stream.kafka.lag import GroupOffsets, OffsetReader
 from stream.tools.lag_status import LagHistory, Observation, PartitionKey, Status, worst
-from stream.tools.options import number
+from stream.tools.options import broker_option, number
 
 EXIT_OK, EXIT_FOUND = 0, 1  # stream.cli's codes: 2 is for usage errors, not for a status
 
@@ -98,9 +98,7 @@ class LagReport:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     group = args.group or settings.app_id
-    bootstrap = (
-        broker_servers(args.broker, "--broker") if args.broker else settings.bootstrap_servers
-    )
+    bootstrap = broker_option(args.broker) if args.broker else settings.bootstrap_servers
     # The app's input topics belong to its own group; another group only has what it committed.
     topics = settings.topics.inputs if group == settings.app_id else ()
     history = LagHistory(args.window)

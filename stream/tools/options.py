@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from stream.config import ConfigError, broker_servers
+
 
 class UsageError(ValueError):
     """A bad option, or a file named on the command line that cannot be used."""
@@ -58,6 +60,14 @@ def number(
         raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
 
     return parse
+
+
+def broker_option(url: str) -> str:
+    """``--broker URL``'s bootstrap servers, checked as STREAM_BROKER is."""
+    try:
+        return broker_servers(url, "--broker")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def open_output(path: Path | str, *, binary: bool = False) -> IO[Any]:

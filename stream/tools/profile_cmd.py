@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("customer_id", metavar="ID")
+    parser.add_argument("customer_id", type=customer_id, metavar="ID")
     parser.add_argument(
         "--url", type=worker_url, help="a worker's base URL (default from STREAM_WEB_HOST/PORT)"
     )
@@ -33,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--timeout", type=number(above=0), default=10.0, metavar="S", help="default 10"
     )
     parser.set_defaults(func=run)
+
+
+def customer_id(text: str) -> str:
+    """``ID``: not empty, which would ask for the list of customers, a page no worker has."""
+    if not text:
+        raise argparse.ArgumentTypeError("a customer id cannot be empty")
+    return text
 
 
 def worker_url(text: str) -> str:

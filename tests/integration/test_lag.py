@@ -181,6 +181,39 @@ def test_lag_follows_a_group_through_consume_stop_and_restart(broker: str) -> No
     asyncio.run(scenario())
 
 
+def test_a_caught_up_group_is_observed_at_the_requested_interval(broker: str) -> None:
+    # Tansu reports a partition's end as the start of its last batch, so a caught-up commit
+    # is past it and every observation reads that batch: once read, nothing more is coming.
+    run_id = uuid.uuid4().hex[:8]
+    topics = [f"lag-idle-{run_id}.{name}" for name in ("purchases", "interactions", "surveys")]
+    group = f"lag-idle-{run_id}"
+    with admin_client(broker) as admin:
+        admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
+
+    async def scenario() -> tuple[int, Any, str]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        try:
+            for _ in range(2):  # batches of five records: the reported ends fall short
+                for topic in topics:
+                    for partition in range(PARTITIONS):
+                        for _ in range(5):
+                            await producer.send(topic, b'{"n": 1}', partition=partition)
+                await producer.flush()
+        finally:
+            await producer.stop()
+        async with consuming(broker, group, topics):
+            await wait_caught_up(broker, group, topics)
+        return await stream_lag(
+            lag_env(broker, group, topics), "--window", "3", "--interval", "0.1"
+        )
+
+    code, report, err = asyncio.run(scenario())
+    assert (code, report["status"]) == (0, "OK"), (report, err)
+    assert all(row["lag"] == 0 for row in report["partitions"])
+    assert report["window_seconds"] < 2.0  # two intervals of 0.1 s, not two reads of 2 s
+
+
 def test_missing_input_topics_are_errors(broker: str) -> None:
     run_id = uuid.uuid4().hex[:8]
     topics = [f"lag-missing-{run_id}.{n}" for n in range(3)]

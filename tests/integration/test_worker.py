@@ -150,3 +150,13 @@ def test_bad_input_is_dead_lettered_and_counted(shop):
         assert expected in reasons
     assert all(letter["source"]["topic"] in topics.inputs for letter in letters)
     assert all(letter["source"]["offset"] is not None for letter in letters)
+
+
+def test_the_log_is_one_json_object_per_line_with_stdout_and_stderr_merged(shop):
+    # As the demo's worker.log and a container's log hold it: one stream, and no terminal.
+    with shop.worker(STREAM_LOG_FORMAT="json") as worker:
+        pass
+    lines = worker.log_path.read_bytes().splitlines()
+    assert lines
+    for line in lines:
+        assert line.startswith(b"{") and isinstance(orjson.loads(line), dict), line

@@ -112,6 +112,17 @@ def test_bad_input_is_refused_with_a_reason(kind, raw, reason):
         parse_input(kind, raw, max_bytes=10_000)
 
 
+def test_events_ahead_of_the_wall_clock_share_one_reason():
+    reasons = set()
+    for ts in ("2031-01-01T00:00:00Z", "2031-01-01T00:00:01Z", "9999-12-31T23:59:59Z"):
+        with pytest.raises(InvalidInput) as refused:
+            parse_input("purchase", _bad("purchase", ts=ts), max_bytes=10_000)
+        reasons.add(str(refused.value))
+    assert reasons == {
+        "ts is more than a day ahead of the wall clock; check the producer's clock and time zone"
+    }
+
+
 def test_huge_payload_is_refused_before_parsing():
     with pytest.raises(InvalidInput, match="exceeds"):
         parse_input("purchase", b"x" * 2_000_001, max_bytes=1_000_000)
