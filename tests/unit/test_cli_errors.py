@@ -93,8 +93,11 @@ def test_outputs_are_opened_before_the_backtest_runs(capsys, history, tmp_path, 
     ],
 )
 def test_a_full_disk_names_the_file(capsys, history, command):
-    line = fails(capsys, *[arg.format(history=history) for arg in command])
-    assert line == "stream: cannot write /dev/full: No space left on device"
+    # A full disk shows only as the file is written, after the run and its progress lines.
+    assert main([arg.format(history=history) for arg in command]) == 2
+    *progress, last = capsys.readouterr().err.splitlines()
+    assert last == "stream: cannot write /dev/full: No space left on device"
+    assert all(line.startswith(f"stream {command[0]}: ") for line in progress), progress
 
 
 def test_schemas_are_not_exported_onto_a_file(capsys, history):
