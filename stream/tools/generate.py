@@ -38,7 +38,7 @@ from schemas.inputs import MAX_CLOCK_SKEW_S, SCHEMA_VERSION
 from stream.config import Settings, Topics
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import ensure_topics
-from stream.tools.options import Outputs, UsageError, number
+from stream.tools.options import STDOUT, Outputs, UsageError, number
 
 DAY = 86_400.0
 MAX_DAYS = 36_525  # a century: anything longer is a typo, and slow to generate
@@ -539,10 +539,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"--start {args.start} plus --days {args.days:g} ends more than a day ahead of the "
             "wall clock, and every consumer rejects events that far ahead"
         )
-    out = args.out or (None if args.produce else "-")
+    out = args.out or (None if args.produce else STDOUT)
     with Outputs() as outputs:
         truth = outputs.open(args.truth)  # before generating: a bad path fails at once
-        events_out = sys.stdout.buffer if out == "-" else outputs.open(out, binary=True)
+        events_out = outputs.open(out, binary=True)
         workload = generate(args.customers, args.events, args.days, args.seed, args.start)
         if truth is not None:
             write_truth(workload.personas, truth)
