@@ -65,6 +65,8 @@ class Profile:
     """Purchases ever made, refunds not counted: the cadence reads these, so a rolling window
     that trims ``frequency`` does not make a one-time buyer look like a new one again."""
     monetary: float
+    """Spend less refunds, below zero while a refund is ahead of its order: read it through
+    ``rfm.spend``."""
     window: list[list[float]] | None
     spend_recent: float
     purchases_recent: float

@@ -2,7 +2,10 @@
 
 Lifetime by default; with a rolling window (``window_days``) frequency and spend count only
 the purchases inside the window, which :func:`expire` trims as the clock moves on. A refund
-lowers spend (never below zero) and is not a purchase.
+lowers spend and is not a purchase. Spend is kept as the true sum so that it does not depend on
+arrival order: a refund that arrives before its order takes it below zero until the order
+arrives. So it is clamped where it is read: :func:`spend` for what is shown, and the scoring
+keys (``rfm_keys``) and churn features clamp it alike.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ def keys(profile: Profile) -> RfmKeys | None:
     return rfm_keys(profile.last_purchase_ts, profile.frequency, profile.monetary)
 
 
+def spend(profile: Profile) -> float:
+    """Spend as shown: a refund that came before its order counts as nothing spent yet."""
+    return profile.monetary if profile.monetary > 0.0 else 0.0
+
+
 def recency_days(profile: Profile, now: float) -> float | None:
     if profile.last_purchase_ts is None:
         return None
@@ -36,11 +44,10 @@ def apply_purchase(profile: Profile, purchase: Purchase, ts: float, window_s: fl
             profile.window = []
         profile.window.append([ts, amount, 0.0 if purchase.refund else 1.0])
         _recount(profile)
-    elif purchase.refund:
-        profile.monetary = max(0.0, profile.monetary + amount)
     else:
-        profile.frequency += 1
         profile.monetary += amount
+        if not purchase.refund:
+            profile.frequency += 1
     if purchase.refund:
         return
     profile.purchases += 1
@@ -79,4 +86,4 @@ def next_expiry(profile: Profile, window_s: float | None) -> float:
 def _recount(profile: Profile) -> None:
     assert profile.window is not None
     profile.frequency = int(sum(entry[2] for entry in profile.window))
-    profile.monetary = max(0.0, sum(entry[1] for entry in profile.window))
+    profile.monetary = sum(entry[1] for entry in profile.window)

@@ -13,6 +13,7 @@ from stream.core import rfm
 from stream.core.churn import ChurnModel
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
+from stream.core.lookup import current_profile
 from stream.core.profile import Profile
 from stream.tools.generate import generate
 from tests.reference import exact_rfm
@@ -72,6 +73,7 @@ def test_order_within_lateness_gives_the_same_profile(rng: random.Random):
     events = [purchase(f"c{i % 4}", i * 0.5, 10 + i) for i in range(20)]
     events += [interaction(f"c{i % 4}", i * 0.7) for i in range(10)]
     events += [survey("c1", 3, nps=5), survey("c1", 4, nps=9)]
+    events += [purchase(f"c{i % 4}", i * 0.5 + 0.1, 10 + i, refund=True) for i in range(0, 20, 3)]
     events.sort(key=lambda e: e.ts)
     shuffled = list(events)
     # Shuffle only within windows shorter than the allowed lateness.
@@ -99,6 +101,23 @@ def test_order_within_lateness_gives_the_same_profile(rng: random.Random):
             }
         )
     assert finals[0] == finals[1]
+
+
+def test_a_refund_that_arrives_before_its_order_still_cancels_it():
+    order = purchase("c", 1, 80, order_id="o-1")
+    refund = purchase("c", 1.01, 80, order_id="o-1", refund=True)
+    later = purchase("c", 1.02, 30, order_id="o-2")
+    spends = []
+    for arrival in ([order, refund, later], [refund, order, later]):
+        engine = Engine(EngineConfig())
+        outputs = []
+        for event in arrival:
+            outputs += engine.process(event, 0, EMITTED).outputs
+            # Read while the refund is ahead of its order: nothing spent yet, never less.
+            assert current_profile(engine, engine.profiles["c"], 0).monetary >= 0
+        assert all(o.monetary >= 0 for o in outputs if isinstance(o, SegmentChange))
+        spends.append(engine.profiles["c"].monetary)
+    assert spends == [30.0, 30.0]
 
 
 def test_final_scores_match_the_exact_batch_after_a_reevaluation_round():
