@@ -3,6 +3,7 @@ import random
 
 import jsonschema
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,6 +174,36 @@ def test_rolling_window_forgets_old_purchases():
     profile = engine.profiles["c"]
     assert (profile.frequency, profile.monetary) == (1, 50.0)
     assert rfm.keys(profile) is not None
+
+
+@pytest.mark.parametrize("refund_first", [False, True])
+def test_a_refund_leaves_the_rolling_window_with_its_order(refund_first):
+    engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=365))
+    order = purchase("c", 0, 100, order_id="o-1")
+    refund = purchase("c", 10, 100, order_id="o-1", refund=True)
+    for event in [refund, order] if refund_first else [order, refund]:
+        engine.process(event, 0, EMITTED)
+    engine.process(purchase("c", 200, 50, order_id="o-2"), 0, EMITTED)
+    spends = []
+    for day in (366, 376):  # o-1 has left the window; the day its refund is dated has too
+        engine.tick(0, EMITTED, wall_ts=at(day).timestamp())
+        profile = engine.profiles["c"]
+        spends.append((profile.frequency, profile.monetary))
+    assert spends == [(1, 50.0), (1, 50.0)]
+
+
+def test_a_window_saved_one_entry_per_event_still_loads():
+    engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=30))
+    engine.process(purchase("c", 0, 100), 0, EMITTED)
+    state = engine.profiles["c"].to_state()
+    state["window"] = [[at(0).timestamp(), 100.0, 1.0]]
+    profile = Profile.from_state(state)
+    restarted = Engine(EngineConfig(allowed_lateness_s=0, window_days=30), {"c": profile})
+    restarted.adopt(profile, 0)
+    restarted.process(purchase("c", 20, 50), 0, EMITTED)
+    assert (profile.frequency, profile.monetary) == (2, 150.0)
+    restarted.tick(0, EMITTED, wall_ts=at(31).timestamp())
+    assert (profile.frequency, profile.monetary) == (1, 50.0)
 
 
 def test_a_one_time_buyer_whose_purchase_left_the_window_goes_on_ageing_not_growing():
