@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from schemas.inputs import SCHEMA_VERSION
 from schemas.outputs import SegmentChange
 from stream.core.profile import Profile
-from stream.core.rfm import recency_days
+from stream.core.rfm import recency_days, spend
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -77,7 +77,7 @@ def segment_changes(
     ts = event_time(cause_ts)
     recency = recency_days(profile, now)
     frequency = profile.frequency
-    monetary = float(round(profile.monetary, 2))
+    monetary = float(round(spend(profile), 2))
     r_score, f_score, m_score = profile.r_score, profile.f_score, profile.m_score
     return [
         trusted(

@@ -96,7 +96,8 @@ class EngineConfig:
     """`declining` once the silence exceeds this many times the customer's usual gap."""
     declining_spend_ratio: float = 0.5
     """`declining` when recent orders' value falls below this share of the customer's usual
-    order value and engagement falls too (or there is no engagement to judge by)."""
+    order value and engagement falls too (judged from 10 interactions on: with fewer there is
+    no trend to say it fell)."""
     growing_rate_ratio: float = 2.0
     """`growing` when the recent purchase rate is this many times the customer's usual rate."""
 

@@ -464,7 +464,7 @@ class Engine:
         old = profile.value_tier
         if old != tier:
             profile.value_tier = tier
-            reason = f"M {old_m or '-'}→{m}, spend {profile.monetary:.2f} after {cause}"
+            reason = f"M {old_m or '-'}→{m}, spend {rfm.spend(profile):.2f} after {cause}"
             moves.append(("value_tier", old, tier, reason))
         return moves
 

@@ -6,13 +6,14 @@ customer with few purchases is judged by the prior and one with many by themselv
     usual_gap = (prior_gap * prior_weight + (last - first)) / (prior_weight + purchases - 1)
 
 ``declining`` once the silence exceeds ``declining_overdue_ratio`` usual gaps (or spend and
-engagement fall), ``churned`` past the churn horizon, ``reactivated`` on the first purchase
-after ``churned``. :func:`assess` also says when the stage would next change with no input, so
-the engine can schedule the customer exactly then: overdue, churned, out of the growing tenure,
-or a fast buyer's decayed purchase rate falling back to their usual one. The one exception is
-the engagement half of "spend and engagement falling", which fades continuously; it is judged
-whenever the customer is evaluated, and :func:`reads_engagement` tells the engine when an
-interaction can move the stage at all.
+engagement fall: only for a customer with enough interactions to show a trend, since without
+them nothing says engagement fell), ``churned`` past the churn horizon, ``reactivated`` on the
+first purchase after ``churned``. :func:`assess` also says when the stage would next change with
+no input, so the engine can schedule the customer exactly then: overdue, churned, out of the
+growing tenure, or a fast buyer's decayed purchase rate falling back to their usual one. The one
+exception is the engagement half of "spend and engagement falling", which fades continuously; it
+is judged whenever the customer is evaluated, and :func:`reads_engagement` tells the engine when
+an interaction can move the stage at all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ RECENT_TAU_S = 30 * DAY
 """Time constant of the decayed spend, purchase and engagement sums ("the last 30 days")."""
 
 _MIN_INTERACTIONS_FOR_TREND = 10
+"""Interactions a customer needs before their engagement can be said to fall."""
 
 
 class Stage(NamedTuple):
@@ -66,9 +68,14 @@ def _spend_share(profile: Profile, config: EngineConfig) -> float | None:
 
 
 def reads_engagement(profile: Profile, config: EngineConfig) -> bool:
-    """Whether an interaction can move the stage: only while recent orders are small enough
-    for the spend-and-engagement rule to ask about engagement."""
-    return profile.last_purchase_ts is not None and _spend_share(profile, config) is not None
+    """Whether an interaction (already counted) can move the stage: only while recent orders
+    are small enough for the spend-and-engagement rule to ask about engagement, and there are
+    enough interactions for it to judge."""
+    return (
+        profile.last_purchase_ts is not None
+        and _spend_share(profile, config) is not None
+        and sum(profile.interactions.values()) >= _MIN_INTERACTIONS_FOR_TREND
+    )
 
 
 def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float | None:
@@ -77,11 +84,12 @@ def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float 
     if share is None:
         return None
     engaged = sum(profile.interactions.values())
-    if engaged >= _MIN_INTERACTIONS_FOR_TREND:
-        recent = decayed_value(profile.engagement_recent, profile.engagement_at, now, RECENT_TAU_S)
-        usual = engaged / max(now - profile.first_seen_ts, RECENT_TAU_S)
-        if recent / RECENT_TAU_S >= config.declining_spend_ratio * usual:
-            return None
+    if engaged < _MIN_INTERACTIONS_FOR_TREND:
+        return None
+    recent = decayed_value(profile.engagement_recent, profile.engagement_at, now, RECENT_TAU_S)
+    usual = engaged / max(now - profile.first_seen_ts, RECENT_TAU_S)
+    if recent / RECENT_TAU_S >= config.declining_spend_ratio * usual:
+        return None
     return share
 
 

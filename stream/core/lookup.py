@@ -30,7 +30,7 @@ def current_profile(engine: Engine, profile: Profile, partition: int) -> Custome
         last_purchase=_time(profile.last_purchase_ts),
         recency_days=rfm.recency_days(profile, as_of),
         frequency=profile.frequency,
-        monetary=round(profile.monetary, 2),
+        monetary=round(rfm.spend(profile), 2),
         r_score=scores.r if scores else None,
         f_score=scores.f if scores else None,
         m_score=scores.m if scores else None,

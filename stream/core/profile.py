@@ -65,7 +65,10 @@ class Profile:
     """Purchases ever made, refunds not counted: the cadence reads these, so a rolling window
     that trims ``frequency`` does not make a one-time buyer look like a new one again."""
     monetary: float
-    window: list[list[float]] | None
+    """Spend less refunds, below zero while a refund is ahead of its order: read it through
+    ``rfm.spend``."""
+    window: dict[str, list[float]] | None
+    """With a rolling window: per order id, [time, spend less refunds, purchases]."""
     spend_recent: float
     purchases_recent: float
     recent_at: float
@@ -138,6 +141,11 @@ class Profile:
     def from_state(cls, state: dict[str, Any]) -> Profile:
         if "purchases" not in state:  # saved before it was kept; right without a window
             state = {**state, "purchases": state["frequency"]}
+        if isinstance(state["window"], list):
+            # Saved as one entry per event, before refunds were filed under their order. The
+            # keys cannot clash with an order id, which never starts with a space.
+            window = {f" {i}": entry for i, entry in enumerate(state["window"])}
+            state = {**state, "window": window}
         profile = cls.__new__(cls)
         for name in SLOTS:
             setattr(profile, name, state[name])

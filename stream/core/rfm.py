@@ -1,8 +1,12 @@
 """Recency, frequency and monetary values of one customer, updated purchase by purchase.
 
 Lifetime by default; with a rolling window (``window_days``) frequency and spend count only
-the purchases inside the window, which :func:`expire` trims as the clock moves on. A refund
-lowers spend (never below zero) and is not a purchase.
+the orders inside the window, which :func:`expire` trims as the clock moves on. A refund
+lowers spend and is not a purchase; in the window it is filed under the order it names, so the
+two leave together. Spend is kept as the true sum so that it does not depend on arrival order:
+a refund that arrives before its order takes it below zero until the order arrives. So it is
+clamped where it is read: :func:`spend` for what is shown, and the scoring keys (``rfm_keys``)
+and churn features clamp it alike.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ def keys(profile: Profile) -> RfmKeys | None:
     return rfm_keys(profile.last_purchase_ts, profile.frequency, profile.monetary)
 
 
+def spend(profile: Profile) -> float:
+    """Spend as shown: a refund that came before its order counts as nothing spent yet."""
+    return profile.monetary if profile.monetary > 0.0 else 0.0
+
+
 def recency_days(profile: Profile, now: float) -> float | None:
     if profile.last_purchase_ts is None:
         return None
@@ -32,15 +41,12 @@ def recency_days(profile: Profile, now: float) -> float | None:
 def apply_purchase(profile: Profile, purchase: Purchase, ts: float, window_s: float | None) -> None:
     amount = -purchase.amount if purchase.refund else purchase.amount
     if window_s is not None:
-        if profile.window is None:
-            profile.window = []
-        profile.window.append([ts, amount, 0.0 if purchase.refund else 1.0])
+        _file(profile, purchase.order_id, ts, amount, purchase.refund)
         _recount(profile)
-    elif purchase.refund:
-        profile.monetary = max(0.0, profile.monetary + amount)
     else:
-        profile.frequency += 1
         profile.monetary += amount
+        if not purchase.refund:
+            profile.frequency += 1
     if purchase.refund:
         return
     profile.purchases += 1
@@ -57,11 +63,11 @@ def apply_purchase(profile: Profile, purchase: Purchase, ts: float, window_s: fl
 
 
 def expire(profile: Profile, now: float, window_s: float | None) -> bool:
-    """Drop purchases that left the rolling window; True if frequency or spend changed."""
+    """Drop orders that left the rolling window; True if frequency or spend changed."""
     if window_s is None or not profile.window:
         return False
     start = now - window_s
-    kept = [entry for entry in profile.window if entry[0] > start]
+    kept = {order: entry for order, entry in profile.window.items() if entry[0] > start}
     if len(kept) == len(profile.window):
         return False
     profile.window = kept
@@ -70,13 +76,37 @@ def expire(profile: Profile, now: float, window_s: float | None) -> bool:
 
 
 def next_expiry(profile: Profile, window_s: float | None) -> float:
-    """When the oldest purchase leaves the rolling window (inf: never)."""
+    """When the oldest order leaves the rolling window (inf: never)."""
     if window_s is None or not profile.window:
         return math.inf
-    return min(entry[0] for entry in profile.window) + window_s
+    return min(entry[0] for entry in profile.window.values()) + window_s
+
+
+def _file(profile: Profile, order_id: str, ts: float, amount: float, refund: bool) -> None:
+    """Add a purchase or refund to its order's entry in the window.
+
+    The entry is timed by the order's earliest purchase, or by its earliest refund while no
+    purchase of it has arrived: the same time whatever order they arrive in, and a refund
+    that arrived first moves to its order's time when the order comes.
+    """
+    if profile.window is None:
+        profile.window = {}
+    entry = profile.window.get(order_id)
+    if entry is None:
+        profile.window[order_id] = [ts, amount, 0.0 if refund else 1.0]
+        return
+    if refund:
+        if entry[2] == 0.0 and ts < entry[0]:
+            entry[0] = ts
+    else:
+        if entry[2] == 0.0 or ts < entry[0]:
+            entry[0] = ts
+        entry[2] += 1.0
+    entry[1] += amount
 
 
 def _recount(profile: Profile) -> None:
     assert profile.window is not None
-    profile.frequency = int(sum(entry[2] for entry in profile.window))
-    profile.monetary = max(0.0, sum(entry[1] for entry in profile.window))
+    entries = profile.window.values()
+    profile.frequency = int(sum(entry[2] for entry in entries))
+    profile.monetary = sum(entry[1] for entry in entries)

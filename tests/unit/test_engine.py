@@ -3,6 +3,7 @@ import random
 
 import jsonschema
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,7 @@ from stream.core import rfm
 from stream.core.churn import ChurnModel
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
+from stream.core.lookup import current_profile
 from stream.core.profile import Profile
 from stream.tools.generate import generate
 from tests.reference import exact_rfm
@@ -72,6 +74,7 @@ def test_order_within_lateness_gives_the_same_profile(rng: random.Random):
     events = [purchase(f"c{i % 4}", i * 0.5, 10 + i) for i in range(20)]
     events += [interaction(f"c{i % 4}", i * 0.7) for i in range(10)]
     events += [survey("c1", 3, nps=5), survey("c1", 4, nps=9)]
+    events += [purchase(f"c{i % 4}", i * 0.5 + 0.1, 10 + i, refund=True) for i in range(0, 20, 3)]
     events.sort(key=lambda e: e.ts)
     shuffled = list(events)
     # Shuffle only within windows shorter than the allowed lateness.
@@ -99,6 +102,23 @@ def test_order_within_lateness_gives_the_same_profile(rng: random.Random):
             }
         )
     assert finals[0] == finals[1]
+
+
+def test_a_refund_that_arrives_before_its_order_still_cancels_it():
+    order = purchase("c", 1, 80, order_id="o-1")
+    refund = purchase("c", 1.01, 80, order_id="o-1", refund=True)
+    later = purchase("c", 1.02, 30, order_id="o-2")
+    spends = []
+    for arrival in ([order, refund, later], [refund, order, later]):
+        engine = Engine(EngineConfig())
+        outputs = []
+        for event in arrival:
+            outputs += engine.process(event, 0, EMITTED).outputs
+            # Read while the refund is ahead of its order: nothing spent yet, never less.
+            assert current_profile(engine, engine.profiles["c"], 0).monetary >= 0
+        assert all(o.monetary >= 0 for o in outputs if isinstance(o, SegmentChange))
+        spends.append(engine.profiles["c"].monetary)
+    assert spends == [30.0, 30.0]
 
 
 def test_final_scores_match_the_exact_batch_after_a_reevaluation_round():
@@ -154,6 +174,36 @@ def test_rolling_window_forgets_old_purchases():
     profile = engine.profiles["c"]
     assert (profile.frequency, profile.monetary) == (1, 50.0)
     assert rfm.keys(profile) is not None
+
+
+@pytest.mark.parametrize("refund_first", [False, True])
+def test_a_refund_leaves_the_rolling_window_with_its_order(refund_first):
+    engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=365))
+    order = purchase("c", 0, 100, order_id="o-1")
+    refund = purchase("c", 10, 100, order_id="o-1", refund=True)
+    for event in [refund, order] if refund_first else [order, refund]:
+        engine.process(event, 0, EMITTED)
+    engine.process(purchase("c", 200, 50, order_id="o-2"), 0, EMITTED)
+    spends = []
+    for day in (366, 376):  # o-1 has left the window; the day its refund is dated has too
+        engine.tick(0, EMITTED, wall_ts=at(day).timestamp())
+        profile = engine.profiles["c"]
+        spends.append((profile.frequency, profile.monetary))
+    assert spends == [(1, 50.0), (1, 50.0)]
+
+
+def test_a_window_saved_one_entry_per_event_still_loads():
+    engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=30))
+    engine.process(purchase("c", 0, 100), 0, EMITTED)
+    state = engine.profiles["c"].to_state()
+    state["window"] = [[at(0).timestamp(), 100.0, 1.0]]
+    profile = Profile.from_state(state)
+    restarted = Engine(EngineConfig(allowed_lateness_s=0, window_days=30), {"c": profile})
+    restarted.adopt(profile, 0)
+    restarted.process(purchase("c", 20, 50), 0, EMITTED)
+    assert (profile.frequency, profile.monetary) == (2, 150.0)
+    restarted.tick(0, EMITTED, wall_ts=at(31).timestamp())
+    assert (profile.frequency, profile.monetary) == (1, 50.0)
 
 
 def test_a_one_time_buyer_whose_purchase_left_the_window_goes_on_ageing_not_growing():

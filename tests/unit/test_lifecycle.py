@@ -2,9 +2,10 @@
 
 import pytest
 
+from stream.core import lifecycle
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
-from tests.unit.events import EMITTED, at, purchase
+from tests.unit.events import EMITTED, at, interaction, purchase
 
 
 def _stages_over_silence(gap_days: float, purchases: int, horizon_days: float = 90.0):
@@ -103,3 +104,34 @@ def test_a_fast_buyer_matures_when_their_pace_fades_with_no_input():
         moves = [(c.from_, c.to) for c in engine.tick(0, EMITTED, wall_ts=at(day).timestamp())]
     assert moves == [("growing", "mature")]
     assert day - days[-1] < 30
+
+
+@pytest.mark.parametrize(
+    ("interaction_days", "declines"),
+    [
+        ((), False),  # no engagement to judge: nothing says it fell
+        (range(0, 100, 5), True),  # engaged early on, silent since
+        (range(0, 260, 13), False),  # engaged all along
+    ],
+)
+def test_smaller_orders_make_a_customer_declining_only_when_their_engagement_falls_too(
+    interaction_days, declines
+):
+    # On their usual cadence throughout; only the order values drop, to 5% of usual.
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    events = [purchase("c", day, 100 if day < 200 else 5) for day in range(0, 260, 10)]
+    events += [interaction("c", day) for day in interaction_days]
+    stages = []
+    for event in sorted(events, key=lambda e: e.ts):
+        for change in engine.process(event, 0, EMITTED).outputs:
+            if change.dimension == "lifecycle_stage":
+                stages.append((change.to, change.reason))
+    declined = [reason for stage, reason in stages if stage == "declining"]
+    if declines:
+        assert declined and "engagement falling" in declined[0]
+    else:
+        assert not declined and stages[-1][0] == "mature"
+    # The engine asks for a stage on an interaction only when engagement can decide it.
+    profile = engine.profiles["c"]
+    can_judge = sum(profile.interactions.values()) >= 10
+    assert lifecycle.reads_engagement(profile, engine.config) is can_judge
