@@ -123,12 +123,17 @@ def by_partition(report: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]
     return {(p["topic"], p["partition"]): p for p in report["partitions"]}
 
 
-def test_lag_follows_a_group_through_consume_stop_and_restart(broker: str) -> None:
+def fresh_topics(broker: str, prefix: str) -> tuple[list[str], str]:
+    """Three new input topics and a group name of this run's own."""
     run_id = uuid.uuid4().hex[:8]
-    topics = [f"lag-{run_id}.{name}" for name in ("purchases", "interactions", "surveys")]
-    group = f"lag-{run_id}"
+    topics = [f"{prefix}-{run_id}.{name}" for name in ("purchases", "interactions", "surveys")]
     with admin_client(broker) as admin:
         admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
+    return topics, f"{prefix}-{run_id}"
+
+
+def test_lag_follows_a_group_through_consume_stop_and_restart(broker: str) -> None:
+    topics, group = fresh_topics(broker, "lag")
     env = lag_env(broker, group, topics)
     every_partition = {(t, p) for t in topics for p in range(PARTITIONS)}
 
@@ -184,11 +189,7 @@ def test_lag_follows_a_group_through_consume_stop_and_restart(broker: str) -> No
 def test_a_caught_up_group_is_observed_at_the_requested_interval(broker: str) -> None:
     # Tansu reports a partition's end as the start of its last batch, so a caught-up commit
     # is past it and every observation reads that batch: once read, nothing more is coming.
-    run_id = uuid.uuid4().hex[:8]
-    topics = [f"lag-idle-{run_id}.{name}" for name in ("purchases", "interactions", "surveys")]
-    group = f"lag-idle-{run_id}"
-    with admin_client(broker) as admin:
-        admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
+    topics, group = fresh_topics(broker, "lag-idle")
 
     async def scenario() -> tuple[int, Any, str]:
         producer = AIOKafkaProducer(bootstrap_servers=broker)
