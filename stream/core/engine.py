@@ -411,7 +411,7 @@ class Engine:
         Sweeps fall on the first clock time past each multiple of the interval, counted from
         the epoch, not from when this engine started: a restarted engine sweeps at the same
         points of the input as one that never stopped, so its outputs carry the same ids (a
-        tick's name its clock time). The first call only finds the next multiple."""
+        tick's ids name its clock time). The first call only finds the next multiple."""
         first = state.next_sweep == -math.inf
         interval = self.config.score_sweep_s
         state.next_sweep = (now // interval + 1) * interval
