@@ -161,6 +161,8 @@ class Engine:
         if profile.next_due is not None:
             state.due.schedule(profile.customer_id, profile.next_due)
         state.cuts = None
+        # The next sweep is where an engine that never stopped has it: the next multiple.
+        state.next_sweep = self._next_sweep(state.clock.now)
 
     def release(self, profile: Profile, partition: int) -> None:
         """Stop counting a profile whose partition moved to another worker."""
@@ -411,10 +413,10 @@ class Engine:
         Sweeps fall on the first clock time past each multiple of the interval, counted from
         the epoch, not from when this engine started: a restarted engine sweeps at the same
         points of the input as one that never stopped, so its outputs carry the same ids (a
-        tick's ids name its clock time). The first call only finds the next multiple."""
+        tick's ids name its clock time). The first call on a new partition only finds the next
+        multiple; :meth:`adopt` places it for a partition recovered from storage."""
         first = state.next_sweep == -math.inf
-        interval = self.config.score_sweep_s
-        state.next_sweep = (now // interval + 1) * interval
+        state.next_sweep = self._next_sweep(now)
         if first or not len(self.population):
             return set()
         cuts = self.population.thresholds().cuts()
@@ -426,6 +428,10 @@ class Engine:
         state.rescored = set()
         state.cuts = cuts
         return crossed
+
+    def _next_sweep(self, now: float) -> float:
+        interval = self.config.score_sweep_s
+        return (now // interval + 1) * interval if math.isfinite(now) else -math.inf
 
     def _recheck_due(self, profile: Profile, partition: int, now: float) -> bool:
         """Whether the churn risk is due its re-check, or the model wants a look."""
