@@ -73,7 +73,8 @@ class EngineConfig:
     allowed_lateness_s: float = 3600.0
     """How far behind the partition's newest event time an event may arrive and still count."""
     reevaluation_interval_s: float = DAY
-    """Every customer is re-evaluated at least this often (event time), even with no input."""
+    """The least spacing of a silent customer's churn re-checks (event time); due times are
+    kept to 1/24 of it."""
     score_sweep_s: float = 3600.0
     """How often (event time) silent buyers' scores are brought back to the exact definition
     against the population: between sweeps only buyers are re-scored, and one purchase can

@@ -41,6 +41,7 @@ import math
 from stream.core.config import DAY, EngineConfig
 from stream.core.lifecycle import RECENT_TAU_S, usual_gap_s
 from stream.core.profile import Profile, decayed_value
+from stream.core.rfm import spend
 
 NEUTRAL_NPS = 7.0
 NEUTRAL_CSAT = 3.0
@@ -88,7 +89,7 @@ def churn_features(profile: Profile, now: float, config: EngineConfig) -> dict[s
         "overdue_log": math.log1p(silence / gap),
         "dropout_evidence": purchases * math.log1p(silence / (alpha + span)),
         "frequency_log": math.log(purchases),
-        "monetary_log": math.log1p(profile.monetary if profile.monetary > 0.0 else 0.0),
+        "monetary_log": math.log1p(spend(profile)),
         "usual_gap_log": math.log(gap / DAY),
         "spend_recent_log": math.log1p(spend_recent if spend_recent > 0.0 else 0.0),
         "purchases_recent": profile.purchases_recent * fade,

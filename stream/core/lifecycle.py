@@ -74,8 +74,12 @@ def reads_engagement(profile: Profile, config: EngineConfig) -> bool:
     return (
         profile.last_purchase_ts is not None
         and _spend_share(profile, config) is not None
-        and sum(profile.interactions.values()) >= _MIN_INTERACTIONS_FOR_TREND
+        and _engagement_judged(profile)
     )
+
+
+def _engagement_judged(profile: Profile) -> bool:
+    return sum(profile.interactions.values()) >= _MIN_INTERACTIONS_FOR_TREND
 
 
 def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float | None:
@@ -83,11 +87,10 @@ def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float 
     share = _spend_share(profile, config)
     if share is None:
         return None
-    engaged = sum(profile.interactions.values())
-    if engaged < _MIN_INTERACTIONS_FOR_TREND:
+    if not _engagement_judged(profile):
         return None
     recent = decayed_value(profile.engagement_recent, profile.engagement_at, now, RECENT_TAU_S)
-    usual = engaged / max(now - profile.first_seen_ts, RECENT_TAU_S)
+    usual = sum(profile.interactions.values()) / max(now - profile.first_seen_ts, RECENT_TAU_S)
     if recent / RECENT_TAU_S >= config.declining_spend_ratio * usual:
         return None
     return share

@@ -391,7 +391,7 @@ def run_backtest(
     )
     result.outputs = counts
     result.customers = len(engine.profiles)
-    result.data_end = events[-1].ts if events else None
+    result.data_end = events[-1].ts
     scores = cutoff_scores(engine, cutoff)
     if result.history_events:
         say("scoring the cutoff state against what happened next")

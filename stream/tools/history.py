@@ -263,8 +263,8 @@ def _jsonl(lines: IO[bytes]) -> Iterator[Record | Rejected]:
                 event["ts"] = utc_rfc3339(ts)
                 changed = True
         if "event_id" not in event:
-            # After the time is normalised and with sorted keys, so that the same event
-            # written another way gets the same id.
+            # With sorted keys, after a time without a timezone is read as UTC, so that key
+            # order and a missing "Z" do not make the same event another one.
             event["event_id"] = ids.next(orjson.dumps(event, option=orjson.OPT_SORT_KEYS))
             changed = True
         yield Record(number, kind, orjson.dumps(event) if changed else line)
