@@ -59,7 +59,7 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import Outputs, UsageError, number, to_stdout
+from stream.tools.options import Outputs, UsageError, number
 
 PARTITION = 0
 CHUNK = 2_000
@@ -452,14 +452,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         config = dataclasses.replace(config, churn_horizon_days=args.horizon_days)
     horizon_end(args.cutoff, config.churn_horizon_days)  # fails now, not after the run
     columns = columns_from(args)
-    piped = [name for name in ("scores_out", "changes_out") if to_stdout(getattr(args, name))]
-    if len(piped) > 1:
-        raise UsageError("only one of --scores-out and --changes-out can be '-' (standard output)")
     with Outputs() as outputs:
-        rejections = Rejections(args.rejected_out)
-        outputs.callback(rejections.close)
+        rejections = Rejections(outputs.open(args.rejected_out))
         changes = outputs.open(args.changes_out, binary=True)
         scores_out = outputs.open(args.scores_out)  # now: a bad path fails before the run
+        piped = outputs.piped
         result, scores = run_backtest(
             args.file.name,
             read_history(args.file, columns, args.format),

@@ -47,7 +47,7 @@ from typing import IO, Any, NamedTuple
 import orjson
 
 from schemas.inputs import CURRENCY_CODE, SCHEMA_VERSION
-from stream.tools.options import UsageError, open_output
+from stream.tools.options import UsageError
 
 KINDS = ("purchase", "interaction", "survey")
 TELLTALE_FIELDS = (("order_id", "purchase"), ("type", "interaction"), ("survey_id", "survey"))
@@ -91,13 +91,13 @@ class CsvColumns:
 
 class Rejections:
     """Rejected lines grouped by reason: how many, and the first line with each; with
-    ``out``, also every one as a ``line,reason`` CSV row (``--rejected-out``)."""
+    ``out`` (``--rejected-out``, opened by the command), also every one as a ``line,reason``
+    CSV row."""
 
-    def __init__(self, out: Path | None = None) -> None:
+    def __init__(self, out: IO[str] | None = None) -> None:
         self.by_reason: dict[str, list[int]] = {}  # reason -> [count, first line]
         self.total = 0
-        self._file = open_output(out) if out else None
-        self._writer = csv.writer(self._file) if self._file else None
+        self._writer = csv.writer(out) if out else None
         if self._writer:
             self._writer.writerow(("line", "reason"))
 
@@ -110,10 +110,6 @@ class Rejections:
             self.by_reason[reason] = [1, line]
         else:
             seen[0] += 1
-
-    def close(self) -> None:
-        if self._file:
-            self._file.close()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -442,7 +438,7 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         "--rejected-out",
         type=Path,
         metavar="FILE.csv",
-        help="write line,reason for every rejected line",
+        help="write line,reason for every rejected line ('-': standard output)",
     )
 
 

@@ -89,19 +89,21 @@ STDOUT = "-"
 """An output path that means standard output."""
 
 
-def to_stdout(path: Path | str | None) -> bool:
-    return path is not None and str(path) == STDOUT
-
-
 class Outputs(contextlib.ExitStack):
     """A command's output files, opened before its work and closed together."""
 
+    piped = False
+    """Whether one of them is standard output."""
+
     def open(self, path: Path | str | None, *, binary: bool = False) -> IO[Any] | None:
-        """``path`` opened with :func:`open_output` (``-``: standard output, left open), or
-        None when the option was not given."""
+        """``path`` opened with :func:`open_output` (``-``: standard output, left open, for
+        one of them only), or None when the option was not given."""
         if not path:
             return None
-        if to_stdout(path):
+        if str(path) == STDOUT:
+            if self.piped:
+                raise UsageError("only one output can be '-' (standard output)")
+            self.piped = True
             self.callback(sys.stdout.flush)
             return sys.stdout.buffer if binary else sys.stdout
         return self.enter_context(open_output(path, binary=binary))

@@ -39,7 +39,7 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import number
+from stream.tools.options import Outputs, number
 
 Event = dict[str, Any]
 PROGRESS_EVERY_S = 1.0
@@ -97,9 +97,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    rejections = Rejections(args.rejected_out)
     started = time.monotonic()
-    try:
+    with Outputs() as outputs:
+        rejections = Rejections(outputs.open(args.rejected_out))
         events = valid_events(
             read_history(args.file, columns_from(args), args.format),
             rejections,
@@ -107,8 +107,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             interaction_types=Engine(settings.engine).interaction_types,
             progress=lambda read, rejected: _say(f"  read {read} lines, {rejected} rejected"),
         )
-    finally:
-        rejections.close()
     require_events(args.file.name, len(events), rejections)
     _say(
         f"{args.file.name}: {len(events) + rejections.total} lines, {len(events)} events to "

@@ -187,7 +187,7 @@ def test_only_one_output_can_be_standard_output(shop, capsys):
     _, path = shop
     argv = ["backtest", str(path), *ARGS, "--changes-out", "-", "--scores-out", "-"]
     assert main(argv) == 2
-    assert "only one of --scores-out and --changes-out" in capsys.readouterr().err
+    assert "only one output can be '-'" in capsys.readouterr().err
 
 
 def test_the_text_report_shows_a_figure_the_data_cannot_give_as_a_dash(run):

@@ -409,3 +409,17 @@ def test_a_topic_the_broker_refuses_is_an_exit_code(capsys, monkeypatch, error_c
     argv = ["generate", "--customers", "10", "--events", "100", "--produce"]
     assert main(argv) == code
     assert capsys.readouterr().err.splitlines()[-1].startswith(start)
+
+
+def test_only_one_output_can_be_standard_output(capsys):
+    # generate writes its events to standard output unless --out says otherwise.
+    line = fails(capsys, "generate", "--customers", "10", "--events", "100", "--truth", "-")
+    assert line == "stream: only one output can be '-' (standard output)"
+
+
+def test_rejected_lines_can_go_to_standard_output(capsys, history, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(history.read_text() + "c2,01/02/2024,3\n")
+    assert main(["backtest", str(bad), "--cutoff", "2024-02-01", "--rejected-out", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["line,reason", "4,ts is not an ISO 8601 date or date-time"]

@@ -313,10 +313,10 @@ def test_a_blank_file_has_no_lines_and_no_usable_events_is_an_error(tmp_path):
 
 def test_rejections_group_reasons_and_list_every_line(tmp_path):
     out = tmp_path / "rejected.csv"
-    rejections = Rejections(out)
-    for line, reason in [(3, "b"), (5, "a"), (9, "b")]:
-        rejections.add(line, reason)
-    rejections.close()
+    with out.open("w", newline="") as file:
+        rejections = Rejections(file)
+        for line, reason in [(3, "b"), (5, "a"), (9, "b")]:
+            rejections.add(line, reason)
     assert rejections.as_dict() == {
         "total": 3,
         "reasons": [
