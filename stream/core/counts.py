@@ -21,6 +21,8 @@ keys such as purchase counts take a few steps, not ``bits`` of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class CountTree:
     __slots__ = ("_limit", "_size", "_tree", "total")
@@ -96,18 +98,25 @@ class CountTree:
             i &= i - 1
         return found
 
-    def kth(self, k: int) -> int:
-        """The k-th smallest counted key (1-based), for 1 <= k <= total."""
+    def kth(self, k: int, others: Callable[[int], int] | None = None) -> int:
+        """The k-th smallest counted key (1-based), for 1 <= k <= total.
+
+        With ``others`` (how many keys counted elsewhere lie strictly below a key, never
+        decreasing as the key grows): the k-th smallest of these keys and those together,
+        for 1 <= k <= total + others' total.
+        """
         get = self._tree.get
         size = self._size
-        position = 0
-        step = size
+        total = self.total
+        # Descending from the top, each candidate's node holds the keys between the position
+        # reached so far and the candidate. Others' keys may lie beyond this tree's span.
+        step = size if others is None else self._limit
+        position = found = 0
         while step:
             candidate = position + step
-            if candidate <= size:
-                count = get(candidate, 0)
-                if count < k:
-                    position = candidate
-                    k -= count
+            below = found + get(candidate, 0) if candidate <= size else total
+            if below + (others(candidate) if others is not None else 0) < k:
+                position = candidate
+                found = below
             step >>= 1
         return position

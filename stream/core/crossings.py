@@ -16,25 +16,10 @@ customers: the cost follows the customers who may change, not everyone.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
+from stream.core.buckets import POSITIONS, BucketCounts
 from stream.core.scores import Cuts, RfmKeys
-
-
-def _hour(key: int) -> int:
-    return key // 3600
-
-
-def _frequency(key: int) -> int:
-    return key
-
-
-def _spend(key: int) -> int:
-    return int(math.log1p(key) * 100)
-
-
-_BUCKETS = (_hour, _frequency, _spend)
 
 
 class CrossingIndex:
@@ -46,14 +31,14 @@ class CrossingIndex:
     def move(self, customer_id: str, old: RfmKeys | None, new: RfmKeys | None) -> None:
         if old == new:
             return
-        for bucket_of, files, old_key, new_key in zip(
-            _BUCKETS, self._files, old or (None,) * 3, new or (None,) * 3, strict=True
+        for position, files, old_key, new_key in zip(
+            POSITIONS, self._files, old or (None,) * 3, new or (None,) * 3, strict=True
         ):
             if old_key == new_key:
                 continue
-            new_bucket = None if new_key is None else bucket_of(new_key)
+            new_bucket = None if new_key is None else int(position(new_key))
             if old_key is not None:
-                old_bucket = bucket_of(old_key)
+                old_bucket = int(position(old_key))
                 if old_bucket == new_bucket:
                     continue
                 members = files.get(old_bucket)
@@ -76,11 +61,11 @@ class CrossingIndex:
             (2, old.monetary + old.tiers, new.monetary + new.tiers),
         )
         for dimension, before, after in pairs:
-            bucket_of, files = _BUCKETS[dimension], self._files[dimension]
+            position, files = POSITIONS[dimension], self._files[dimension]
             for a, b in zip(before, after, strict=True):
                 if a == b:
                     continue
-                low, high = bucket_of(min(a, b)), bucket_of(max(a, b))
+                low, high = int(position(min(a, b))), int(position(max(a, b)))
                 if high - low < len(files):
                     for bucket in range(low, high + 1):
                         found.update(files.get(bucket, ()))
@@ -89,6 +74,13 @@ class CrossingIndex:
                         if low <= bucket <= high:
                             found.update(members)
         return found
+
+    def counts(self) -> BucketCounts:
+        """How many customers each bucket holds: what a worker shares of its buyers."""
+        hours, frequencies, spends = (
+            {bucket: len(members) for bucket, members in files.items()} for files in self._files
+        )
+        return hours, frequencies, spends
 
     def everyone(self) -> set[str]:
         found: set[str] = set()

@@ -55,6 +55,7 @@ from stream.core.profile import Profile, decayed_add
 from stream.core.satisfaction import satisfaction
 from stream.core.scores import Cuts, Population, RfmKeys, Scores, rfm_keys
 from stream.core.segments import rfm_segment
+from stream.core.shared import SharedCounts
 
 Output = SegmentChange | ChurnRisk
 
@@ -183,6 +184,17 @@ class Engine:
     ) -> None:
         self.population.replace(old, new)
         state.crossings.move(customer_id, old, new)
+
+    def share(self, shared: SharedCounts | None) -> None:
+        """Score against the buyers other workers hold as well (``shared``; None: none).
+
+        New counts move the cut points without any input here, so each partition sweeps at
+        its next tick instead of waiting for the next multiple of the sweep interval.
+        """
+        if self.population.share(shared):
+            for state in self.partitions.values():
+                if state.next_sweep > state.clock.now:
+                    state.next_sweep = state.clock.now
 
     # -- events -------------------------------------------------------------------------
 

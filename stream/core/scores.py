@@ -9,16 +9,21 @@ The population is three :class:`CountTree` s keyed exactly: last purchase in who
 frequency, and spend in cents. A purchase moves one buyer's keys (remove, add) and scoring one
 buyer costs O(log range); nothing is ever sorted. Re-scoring many silent buyers at once uses
 :class:`Thresholds`, the same definition turned into cut points, so each costs a few compares.
+
+With several workers, the buyers the others hold are added as the bucket counts they share
+(:mod:`stream.core.shared`), so every worker scores against the whole shop.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 from stream.core.counts import CountTree
 from stream.core.segments import TIER_PERCENTS
+from stream.core.shared import SharedCounts
 
 
 class RfmKeys(NamedTuple):
@@ -90,7 +95,7 @@ def _at_least(percent: int, total: int) -> int:
 class Population:
     """Buyers' last purchase, frequency and spend, scored as the domain defines."""
 
-    __slots__ = ("_recency", "_frequency", "_monetary", "_thresholds")
+    __slots__ = ("_recency", "_frequency", "_monetary", "_thresholds", "shared")
 
     def __init__(self) -> None:
         self._recency = CountTree(_RECENCY_BITS)
@@ -98,9 +103,21 @@ class Population:
         self._monetary = CountTree(_MONETARY_BITS)
         self._thresholds: Thresholds | None = None
         """The cut points of the population as it is now, until a buyer moves."""
+        self.shared: SharedCounts | None = None
+        """The buyers other workers hold; None: this population is the whole shop."""
 
     def __len__(self) -> int:
-        return self._frequency.total
+        """Buyers counted, here and elsewhere."""
+        shared = self.shared
+        return self._frequency.total + (shared.total if shared is not None else 0)
+
+    def share(self, shared: SharedCounts | None) -> bool:
+        """Count the buyers other workers hold as ``shared``; True if that changed them."""
+        if shared == self.shared:
+            return False
+        self.shared = shared
+        self._thresholds = None
+        return True
 
     def replace(self, old: RfmKeys | None, new: RfmKeys | None) -> None:
         """Move one buyer from ``old`` keys to ``new`` (None: not counted)."""
@@ -127,11 +144,18 @@ class Population:
         they are at hand: the same scores, see :class:`Thresholds`)."""
         if self._thresholds is not None:
             return self._thresholds.score(keys)
-        total = self._frequency.total
+        below_r = self._recency.below(keys.last_purchase_s)
+        below_f = self._frequency.below(keys.frequency)
         below_m = self._monetary.below(keys.monetary_cents)
+        shared = self.shared
+        if shared is not None:
+            below_r += shared.below(0, keys.last_purchase_s)
+            below_f += shared.below(1, keys.frequency)
+            below_m += shared.below(2, keys.monetary_cents)
+        total = len(self)
         return Scores(
-            _quintile(self._recency.below(keys.last_purchase_s), total),
-            _quintile(self._frequency.below(keys.frequency), total),
+            _quintile(below_r, total),
+            _quintile(below_f, total),
             _quintile(below_m, total),
             _tier(below_m, total),
         )
@@ -154,11 +178,15 @@ class Thresholds:
     def __init__(self, population: Population) -> None:
         total = len(population)
         quintiles = [-(-k * total // 5) for k in range(1, 5)]
-        self._recency = [population._recency.kth(c) for c in quintiles]
-        self._frequency = [population._frequency.kth(c) for c in quintiles]
-        self._monetary = [population._monetary.kth(c) for c in quintiles]
+        shared = population.shared
+        trees = (population._recency, population._frequency, population._monetary)
+        elsewhere = [None if shared is None else partial(shared.below, d) for d in range(3)]
+        self._recency, self._frequency, self._monetary = (
+            [tree.kth(c, others) for c in quintiles]
+            for tree, others in zip(trees, elsewhere, strict=True)
+        )
         self._tiers = [
-            (tier, population._monetary.kth(_at_least(percent, total)))
+            (tier, trees[2].kth(_at_least(percent, total), elsewhere[2]))
             for tier, percent in TIER_PERCENTS
         ]
 

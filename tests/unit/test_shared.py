@@ -1,0 +1,114 @@
+"""Scoring against buyers other workers hold, from the bucket counts they share."""
+
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stream.core.config import EngineConfig
+from stream.core.counts import CountTree
+from stream.core.crossings import CrossingIndex
+from stream.core.engine import Engine
+from stream.core.scores import RfmKeys
+from stream.core.shared import SharedCounts
+from stream.worker.producing import Partitioner
+from tests.reference import exact_rfm
+from tests.unit.events import EMITTED, purchase
+
+keys = st.lists(st.integers(0, 5000), max_size=60)
+
+
+@given(keys, keys)
+def test_kth_beside_others_is_the_kth_of_both_together(mine, others):
+    tree, elsewhere, both = CountTree(16), CountTree(16), CountTree(16)
+    for key in mine:
+        tree.add(key)
+        both.add(key)
+    for key in others:
+        elsewhere.add(key)
+        both.add(key)
+    for k in range(1, both.total + 1):
+        assert tree.kth(k, elsewhere.below) == both.kth(k)
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**7), st.integers(1, 50), st.integers(0, 10**7))))
+def test_shared_counts_never_decrease_and_count_frequency_exactly(buyers):
+    index = CrossingIndex()
+    for i, key in enumerate(buyers):
+        index.move(str(i), None, RfmKeys(*key))
+    shared = SharedCounts([index.counts()])
+    assert shared.total == len(buyers)
+    for dimension in range(3):
+        probes = sorted({k[dimension] for k in buyers} | {0, 1, 3599, 3600, 10**7 + 1})
+        found = [shared.below(dimension, probe) for probe in probes]
+        assert found == sorted(found) and found[-1] <= len(buyers)
+    for probe in range(52):
+        assert shared.below(1, probe) == sum(f < probe for _, f, _ in buyers)
+
+
+def test_shared_counts_are_equal_when_their_buyers_are():
+    one = CrossingIndex()
+    one.move("a", None, RfmKeys(7200, 2, 1000))
+    two = CrossingIndex()
+    two.move("b", None, RfmKeys(7300, 2, 1001))
+    assert SharedCounts([one.counts()]) == SharedCounts([two.counts()])
+    assert SharedCounts([one.counts()]) != SharedCounts([one.counts(), two.counts()])
+
+
+def _shop(seed: int) -> list[tuple[str, float, float]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(6000):
+        customer = f"c{int(rng.paretovariate(1.1)) % 1500}"
+        rows.append((customer, i / 20, round(rng.lognormvariate(3, 1), 2)))
+    return rows
+
+
+def _agreement(engines: list[Engine], rows: list[tuple[str, float, float]]) -> float:
+    exact = exact_rfm((c, d * 86_400, a) for c, d, a in rows)
+    agree = 0
+    for customer, want in exact.items():
+        [profile] = [e.profiles[customer] for e in engines if customer in e.profiles]
+        got = (profile.r_score, profile.f_score, profile.m_score, profile.value_tier)
+        assert None not in got
+        off = max(abs(got[0] - want.r), abs(got[1] - want.f), abs(got[2] - want.m))
+        assert off <= 1, (customer, got, want)
+        agree += got == (want.r, want.f, want.m, want.tier)
+    return agree / len(exact)
+
+
+def test_two_workers_sharing_counts_score_like_one_engine_over_the_whole_shop():
+    rows = _shop(seed=3)
+    partition = Partitioner(4)
+    owners = ({0, 1}, {2, 3})
+
+    def run(share: bool) -> list[Engine]:
+        engines = [Engine(EngineConfig(allowed_lateness_s=0)) for _ in owners]
+        for i, (customer, day, amount) in enumerate(rows):
+            p = partition(customer.encode())
+            [engine] = [e for e, held in zip(engines, owners, strict=True) if p in held]
+            engine.process(purchase(customer, day, amount), p, EMITTED)
+            if share and i % 500 == 499:
+                _exchange(engines)
+        if share:
+            _exchange(engines)
+        for engine in engines:
+            for p, state in list(engine.partitions.items()):
+                engine.tick(p, EMITTED, wall_ts=state.clock.now + 1)
+        return engines
+
+    alone, shared = _agreement(run(share=False), rows), _agreement(run(share=True), rows)
+    assert shared >= 0.97, (shared, alone)
+    assert shared > alone
+
+
+def _exchange(engines: list[Engine]) -> None:
+    """What the workers' snapshots carry: each partition's counts, to every other worker."""
+    for engine in engines:
+        elsewhere = [
+            state.crossings.counts()
+            for other in engines
+            if other is not engine
+            for state in other.partitions.values()
+        ]
+        engine.share(SharedCounts(elsewhere))
