@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from schemas.inputs import Interaction, Purchase, Survey
 from schemas.outputs import ChurnRisk, DeadLetter, SegmentChange
+from schemas.population import PopulationSnapshot
 from schemas.profile import CustomerProfile
 
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
@@ -25,6 +26,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "customer.churn-risk": ChurnRisk,
     "customer.dead-letter": DeadLetter,
     "customer.profiles": CustomerProfile,
+    "customer.population": PopulationSnapshot,
 }
 
 COMMITTED_DIR = Path(__file__).parent / "json"

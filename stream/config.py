@@ -104,14 +104,22 @@ class Topics:
     churn_risk: str = "customer.churn-risk"
     dead_letter: str = "customer.dead-letter"
     profiles: str = "customer.profiles"
+    population: str = "customer.population"
+    """What workers share of their buyers (``schemas.population``)."""
 
     @property
     def inputs(self) -> tuple[str, str, str]:
         return (self.purchases, self.interactions, self.surveys)
 
     @property
-    def outputs(self) -> tuple[str, str, str, str]:
-        return (self.segment_changes, self.churn_risk, self.dead_letter, self.profiles)
+    def outputs(self) -> tuple[str, str, str, str, str]:
+        return (
+            self.segment_changes,
+            self.churn_risk,
+            self.dead_letter,
+            self.profiles,
+            self.population,
+        )
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -160,6 +168,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     max_payload_bytes: int = 1_000_000
+    share_s: float = 10.0
+    """How often workers share their buyers' counts on the population topic; 0: never."""
     topics: Topics = field(default_factory=Topics)
     engine: EngineConfig = field(default_factory=EngineConfig)
 
@@ -200,6 +210,7 @@ class Settings:
             ),
             log_format=_choice("STREAM_LOG_FORMAT", cls.log_format, ("json", "text")),
             max_payload_bytes=_number("STREAM_MAX_PAYLOAD_BYTES", cls.max_payload_bytes, Bounds(1)),
+            share_s=_number("STREAM_SHARE_S", cls.share_s, Bounds(0)),
             topics=_topics(),
             engine=EngineConfig.from_mapping(
                 {

@@ -82,7 +82,8 @@ def _probe(bootstrap_servers: str, timeout: float) -> None:
 
 
 def topic_specs(settings: Settings) -> dict[str, dict[str, object]]:
-    """What to create: every topic with the configured partitions; profiles compacted."""
+    """What to create: every topic with the configured partitions; the profiles and the
+    population snapshots compacted (only the latest per key matters)."""
     specs: dict[str, dict[str, object]] = {
         name: {
             "num_partitions": settings.partitions,
@@ -90,7 +91,8 @@ def topic_specs(settings: Settings) -> dict[str, dict[str, object]]:
         }
         for name in settings.topics.all
     }
-    specs[settings.topics.profiles]["configs"] = dict(COMPACTED)
+    for compacted in (settings.topics.profiles, settings.topics.population):
+        specs[compacted]["configs"] = dict(COMPACTED)
     return specs
 
 

@@ -359,7 +359,7 @@ def test_topic_init_creates_exactly_the_topics_the_code_uses(services) -> None:
     topics = Topics()
     created = env["TOPICS"].split() + env["COMPACTED_TOPICS"].split()
     assert sorted(created) == sorted(topics.all)
-    assert env["COMPACTED_TOPICS"].split() == [topics.profiles]
+    assert env["COMPACTED_TOPICS"].split() == [topics.profiles, topics.population]
     script = " ".join(init["command"])
     for name in env:
         assert f"$${name}" in script, f"the init script ignores {name}"
@@ -386,8 +386,12 @@ def test_kubernetes_steps_create_every_topic(configmap) -> None:
     topics = Topics()
     for name in topics.all:
         assert re.search(rf"[ \t]{re.escape(name)}\b", script), f"{name} is not created"
-    (profiles,) = [line for line in script.splitlines() if f"--topic {topics.profiles}" in line]
-    assert "--config cleanup.policy=compact" in profiles
+    # Each topic is created by one command or one loop; only two of them compacted.
+    commands = re.split(r"\n\s*done\b", script)
+    for name in topics.all:
+        [command] = [c for c in commands if re.search(rf"[ \t]{re.escape(name)}\b", c)]
+        compacted = name in (topics.profiles, topics.population)
+        assert ("--config cleanup.policy=compact" in command) == compacted, name
     assert "--create --if-not-exists" in script
     for setting in ("PARTITIONS", "REPLICATION"):
         assert re.search(rf"\b{setting}={configmap[f'STREAM_{setting}']}\b", script), setting
