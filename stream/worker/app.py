@@ -21,6 +21,7 @@ from stream.kafka import BrokerUnavailable
 from stream.worker.batching import BatchApp, BatchConsumer
 from stream.worker.metrics import Metrics
 from stream.worker.pipeline import Pipeline
+from stream.worker.sharing import Sharing
 from stream.worker.web import register
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,10 @@ PREPARE_S = 0.5
 
 
 def input_partitions(settings: Settings) -> int:
-    """The input topics' common partition count, read from the broker."""
+    """The input topics' common partition count, read from the broker; the population topic
+    must exist as well when the workers share their buyers."""
+    topics = settings.topics
+    needed = [*topics.inputs, topics.population] if settings.share_s else list(topics.inputs)
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=settings.bootstrap_servers,
@@ -42,16 +46,18 @@ def input_partitions(settings: Settings) -> int:
     except KafkaError as exc:
         raise BrokerUnavailable(f"{settings.bootstrap_servers}: {exc}") from None
     try:
-        described = admin.describe_topics(list(settings.topics.inputs))
+        described = admin.describe_topics(needed)
     finally:
         admin.close()
-    counts = {t["name"]: len(t["partitions"]) for t in described if t["partitions"]}
-    missing = [t for t in settings.topics.inputs if t not in counts]
+    found = {t["name"]: len(t["partitions"]) for t in described if t["partitions"]}
+    missing = [t for t in needed if t not in found]
     if missing:
+        unshared = "; or STREAM_SHARE_S=0 not to share" if topics.population in missing else ""
         raise ConfigError(
-            f"input topics missing on {settings.bootstrap_servers}: {', '.join(missing)} "
-            "(create them, e.g. with 'stream broker' or the compose 'topics' service)"
+            f"topics missing on {settings.bootstrap_servers}: {', '.join(missing)} "
+            f"(create them, e.g. with 'stream broker' or the compose 'topics' service{unshared})"
         )
+    counts = {t: found[t] for t in topics.inputs}
     if len(set(counts.values())) != 1:
         raise ConfigError(f"input topics must have equal partition counts, found {counts}")
     return next(iter(counts.values()))
@@ -99,9 +105,20 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
         use_partitioner=True,
     )
     metrics = Metrics()
-    pipeline = Pipeline(app, settings, table, metrics)
+    sharing = Sharing(settings, partitions) if settings.share_s else None
+    pipeline = Pipeline(app, settings, table, metrics, sharing)
     BatchConsumer.handler = pipeline
     register(app, table, pipeline, metrics, partitions)
+
+    if sharing is not None:
+
+        @app.task
+        async def follow_population() -> None:
+            await sharing.follow(pipeline.share)
+
+        @app.timer(settings.share_s)
+        async def publish_population() -> None:
+            await pipeline.publish_population()
 
     @app.timer(PREPARE_S)
     async def prepare_engine() -> None:

@@ -124,6 +124,12 @@ class Metrics:
             "Customer profiles held in this worker's table (its assigned partitions).",
             registry=r,
         )
+        self.buyers_elsewhere = Gauge(
+            "segmentation_buyers_elsewhere",
+            "Buyers of the partitions other workers hold, from their shared counts; scores "
+            "rank against them too (0 with one worker).",
+            registry=r,
+        )
         self.customers_by_lifecycle_stage = Gauge(
             "segmentation_customers_by_lifecycle_stage",
             "Customers of this worker's partitions in each lifecycle stage.",

@@ -33,6 +33,7 @@ from stream.core.profile import Profile
 from stream.worker.metrics import Metrics
 from stream.worker.producing import Partitioner, by_partition, send_batches
 from stream.worker.profiles import TableProfiles
+from stream.worker.sharing import Sharing
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,14 @@ def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> D
 class Pipeline:
     """The :class:`stream.worker.batching.BatchHandler` of the segmentation worker."""
 
-    def __init__(self, app: Any, settings: Settings, table: Any, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: Any,
+        settings: Settings,
+        table: Any,
+        metrics: Metrics,
+        sharing: Sharing | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.table = table
@@ -82,6 +90,7 @@ class Pipeline:
         }
         self._output_topic = {SegmentChange: topics.segment_changes, ChurnRisk: topics.churn_risk}
         self.profiles = TableProfiles(table)
+        self.sharing = sharing
         self.engine: Engine | None = None
         self.churn_path = settings.data_dir / f"{settings.app_id}-churn-model.bin"
         self.lock = asyncio.Lock()
@@ -140,6 +149,7 @@ class Pipeline:
                 self.bands[profile.churn_band] += 1
                 count += 1
             self.engine = engine
+            self.share()
             self.metrics.profiles.set(count)
             log.info(
                 "engine ready",
@@ -171,6 +181,30 @@ class Pipeline:
             self.profiles.forget()
             # Their new owner publishes them when they next change.
             self._unpublished.clear()
+            if self.sharing is not None:
+                self.sharing.forget_published()
+
+    # -- the population shared with other workers ----------------------------------------
+
+    def share(self) -> None:
+        """Count the buyers of the partitions other workers hold, as last shared."""
+        if self.engine is None or self.sharing is None:
+            return
+        shared = self.sharing.elsewhere(self._active_partitions())
+        self.engine.share(shared)
+        self.metrics.buyers_elsewhere.set(shared.total if shared is not None else 0)
+
+    async def publish_population(self) -> None:
+        """Share the counts of the partitions held here whose buyers moved."""
+        async with self.lock:
+            if self.engine is None or self.sharing is None:
+                return
+            records = self.sharing.snapshots(self.engine)
+            if records:
+                topic = self.settings.topics.population
+                partitioner = await self._partitioner(topic)
+                producer = self.app.producer._producer
+                await send_batches(producer, topic, by_partition(records, partitioner))
 
     @property
     def ready(self) -> bool:

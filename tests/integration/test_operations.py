@@ -18,7 +18,6 @@ import yaml
 
 from stream.cli import main
 from stream.tools.generate import generate
-from stream.worker.producing import Partitioner
 from tests.integration.harness import deployment
 from tests.reference import exact_rfm
 
@@ -137,32 +136,39 @@ def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop, ca
         for e in workload.events
         if e["event_type"] == "purchase"
     ]
-    partition = Partitioner(shop.settings.partitions)
-    with shop.worker("worker-1") as one, shop.worker("worker-2") as two:
+    exact = exact_rfm(purchases)
+    buyers = len(exact)
+    with (
+        shop.worker("worker-1", STREAM_SHARE_S="1") as one,
+        shop.worker("worker-2", STREAM_SHARE_S="1") as two,
+    ):
         # The second worker's join rebalances the group: wait until both own partitions (the
-        # partitions a worker reports are refreshed by a timer, so wait for them too).
+        # partitions a worker reports are refreshed by a timer, so wait for them too), and
+        # until each counts the other's buyers from the counts they share.
         everything = set(range(shop.settings.partitions))
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             scraped = [w.metrics() for w in (one, two)]
             held = [m.get("segmentation_profiles", 0) for m in scraped]
             owned = [_owned(m, shop.topics.purchases) for m in scraped]
+            elsewhere = [m.get("segmentation_buyers_elsewhere", 0) for m in scraped]
             split = all(owned) and not owned[0] & owned[1] and owned[0] | owned[1] == everything
             if (
                 all(held)
                 and sum(held) == len(workload.personas)
                 and split
                 and all(map(_ready, (one, two)))
+                and sum(elsewhere) == buyers
             ):
                 break
             time.sleep(1)
         assert all(held), f"profiles held per worker: {held}"
         assert split, f"partitions owned per worker: {owned}"
-        # Each worker ranks against the customers it holds (a sample of the whole shop),
-        # exactly as a batch over just those customers would.
-        exact = {}
-        for partitions in owned:
-            exact |= exact_rfm(p for p in purchases if partition(p[0].encode()) in partitions)
+        assert sum(elsewhere) == buyers, f"buyers counted from the other worker: {elsewhere}"
+        # Each worker holds a hash sample of the shop but, counting the other's buyers too,
+        # ranks against all of them, as one batch over the whole shop does. The next tick
+        # re-scores whom the shared counts moved.
+        time.sleep(2)
         agree = 0
         for customer, want in exact.items():
             answers = [orjson.loads(w.get(f"/customers/{customer}")) for w in (one, two)]
@@ -170,6 +176,14 @@ def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop, ca
             got = answers[0]
             agree += (got["r_score"], got["f_score"], got["m_score"]) == (want.r, want.f, want.m)
         assert agree >= 0.97 * len(exact), f"{agree}/{len(exact)} agree with the batch"
+        # The segments the workers announced (a sweep re-scores whom the shared counts moved)
+        # end where the batch puts them.
+        announced = {}
+        for change in shop.read_json(shop.topics.segment_changes):
+            if change["dimension"] == "rfm_segment":
+                announced[change["customer_id"]] = change["to"]
+        agree = sum(announced.get(c) == want.segment for c, want in exact.items())
+        assert agree >= 0.97 * len(exact), f"{agree}/{len(exact)} segments agree"
         # `stream profile ID` prints the same profile, asking either worker.
         customer = next(iter(exact))
         capsys.readouterr()

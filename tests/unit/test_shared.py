@@ -1,10 +1,15 @@
 """Scoring against buyers other workers hold, from the bucket counts they share."""
 
 import random
+from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from schemas.population import PopulationSnapshot
+from stream.config import Settings
 from stream.core.config import EngineConfig
 from stream.core.counts import CountTree
 from stream.core.crossings import CrossingIndex
@@ -12,6 +17,7 @@ from stream.core.engine import Engine
 from stream.core.scores import RfmKeys
 from stream.core.shared import SharedCounts
 from stream.worker.producing import Partitioner
+from stream.worker.sharing import Sharing
 from tests.reference import exact_rfm
 from tests.unit.events import EMITTED, purchase
 
@@ -112,3 +118,78 @@ def _exchange(engines: list[Engine]) -> None:
             for state in other.partitions.values()
         ]
         engine.share(SharedCounts(elsewhere))
+
+
+# -- what workers share on the population topic -------------------------------------------
+
+
+def _sharing(app_id: str = "shop", partitions: int = 4) -> Sharing:
+    return Sharing(replace(Settings(), app_id=app_id), partitions)
+
+
+def _engine_with_buyers(partitions: dict[int, list[tuple[str, float, float]]]) -> Engine:
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    for partition, rows in partitions.items():
+        for customer, day, amount in rows:
+            engine.process(purchase(customer, day, amount), partition, EMITTED)
+    return engine
+
+
+def test_snapshots_carry_each_partitions_counts_once_until_they_move():
+    engine = _engine_with_buyers({0: [("a", 1, 10), ("b", 2, 20)], 3: [("c", 1, 30)]})
+    sharing = _sharing()
+    records = sharing.snapshots(engine)
+    assert [key for key, _ in records] == [b"shop:0", b"shop:3"]
+    reader = _sharing()
+    assert all(reader.receive(value) for _, value in records)
+    assert reader.elsewhere(held={0, 3}) is None
+    assert reader.elsewhere(held={3}) == SharedCounts([engine.partitions[0].crossings.counts()])
+    assert reader.elsewhere(held=set()).total == 3
+    assert sharing.snapshots(engine) == []
+    engine.process(purchase("c", 5, 10), 3, EMITTED)
+    assert [key for key, _ in sharing.snapshots(engine)] == [b"shop:3"]
+    sharing.forget_published()
+    assert len(sharing.snapshots(engine)) == 2
+
+
+def test_snapshots_of_another_app_or_partition_layout_or_broken_are_not_counted(caplog):
+    engine = _engine_with_buyers({1: [("a", 1, 10)]})
+    [(_, ours)] = _sharing().snapshots(engine)
+    [(_, other_app)] = _sharing(app_id="other").snapshots(engine)
+    [(_, other_layout)] = _sharing(partitions=8).snapshots(engine)
+    reader = _sharing()
+    assert not reader.receive(other_app)
+    assert not reader.receive(other_layout)
+    assert not reader.receive(b"{not json")
+    assert not reader.receive(None)
+    assert "population snapshot ignored" in caplog.text
+    assert reader.elsewhere(held=set()) is None
+    assert reader.receive(ours)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"partition": 4}, "partition 4 of only 4"),
+        ({"buyers": 3}, "counts 2 buyers, not 3"),
+        ({"frequency": {"gaps": [2, 0], "counts": [1, 1]}}, "ascend"),
+        ({"frequency": {"gaps": [-1, 2], "counts": [1, 1]}}, "ascend"),
+        ({"frequency": {"gaps": [1, 1], "counts": [2]}}, "2 gaps but 1 counts"),
+        ({"frequency": {"gaps": [1, 1], "counts": [2, 0]}}, "counts must be >= 1"),
+    ],
+)
+def test_a_snapshot_that_does_not_add_up_is_refused(change, reason):
+    buckets = {"gaps": [1, 1], "counts": [1, 1]}
+    snapshot = {
+        "app_id": "shop",
+        "partition": 0,
+        "partitions": 4,
+        "published_at": "2026-11-22T10:00:00Z",
+        "buyers": 2,
+        "last_purchase": buckets,
+        "frequency": buckets,
+        "spend": buckets,
+    }
+    PopulationSnapshot.model_validate({**snapshot})
+    with pytest.raises(ValidationError, match=reason):
+        PopulationSnapshot.model_validate({**snapshot, **change})

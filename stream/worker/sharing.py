@@ -1,0 +1,135 @@
+"""Workers share their buyers, so each scores against the whole shop and not its sample.
+
+Each worker publishes, every ``STREAM_SHARE_S``, one snapshot per partition it holds whose
+buyers moved: their counts per bucket (``schemas.population``) on the compacted population
+topic, keyed ``APP_ID:PARTITION``. Each worker also reads every partition of that topic
+(outside the consumer group: all of it, from the start) and counts the latest snapshots of
+the partitions it does not hold as buyers elsewhere (:meth:`stream.core.engine.Engine.share`).
+
+A partition's snapshot stays on the topic when its worker stops, and it is counted until
+another worker takes the partition over; until then the buyers it describes are not scored
+anywhere, but they are still part of the shop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from schemas.population import Buckets, PopulationSnapshot
+from stream.config import Settings
+from stream.core.buckets import BucketCounts
+from stream.core.engine import Engine
+from stream.core.shared import SharedCounts
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 5.0
+
+
+class Sharing:
+    """What this worker published and the latest snapshot of every partition."""
+
+    def __init__(self, settings: Settings, partitions: int) -> None:
+        self.app_id = settings.app_id
+        self.topic = settings.topics.population
+        self.bootstrap_servers = settings.bootstrap_servers
+        self.partitions = partitions
+        self.latest: dict[int, BucketCounts] = {}
+        self._published: dict[int, BucketCounts] = {}
+
+    def snapshots(self, engine: Engine) -> list[tuple[bytes, bytes]]:
+        """Records for the partitions held whose buyers moved since they were published."""
+        published_at = datetime.now(UTC)
+        records = []
+        for partition, state in sorted(engine.partitions.items()):
+            counts = state.crossings.counts()
+            if self._published.get(partition) == counts:
+                continue
+            self._published[partition] = counts
+            last_purchase, frequency, spend = (Buckets.of(c) for c in counts)
+            snapshot = PopulationSnapshot(
+                app_id=self.app_id,
+                partition=partition,
+                partitions=self.partitions,
+                published_at=published_at,
+                buyers=sum(frequency.counts),
+                last_purchase=last_purchase,
+                frequency=frequency,
+                spend=spend,
+            )
+            key = f"{self.app_id}:{partition}".encode()
+            records.append((key, snapshot.model_dump_json().encode()))
+        return records
+
+    def forget_published(self) -> None:
+        """The partitions were revoked: publish each again once it is held again."""
+        self._published.clear()
+
+    def receive(self, value: bytes | None) -> bool:
+        """Keep a snapshot read from the topic; True if it is one this worker counts."""
+        try:
+            snapshot = PopulationSnapshot.model_validate_json(value or b"")
+        except ValidationError as exc:
+            log.warning(
+                "population snapshot ignored",
+                extra={"topic": self.topic, "reason": str(exc).replace("\n", "; ")},
+            )
+            return False
+        # Another app shares the topic, or the input topics had another partition count.
+        if snapshot.app_id != self.app_id or snapshot.partitions != self.partitions:
+            return False
+        self.latest[snapshot.partition] = (
+            snapshot.last_purchase.as_dict(),
+            snapshot.frequency.as_dict(),
+            snapshot.spend.as_dict(),
+        )
+        return True
+
+    def elsewhere(self, held: set[int]) -> SharedCounts | None:
+        """The buyers of the partitions not ``held`` here; None when there are none."""
+        counts = [c for p, c in sorted(self.latest.items()) if p not in held]
+        return SharedCounts(counts) if counts else None
+
+    async def follow(self, on_change: Callable[[], object]) -> None:
+        """Read the population topic for as long as the worker runs; ``on_change()`` after
+        each fetch that brought a snapshot this worker counts."""
+        while True:
+            try:
+                await self._follow(on_change)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error(
+                    "reading population snapshots failed; retrying",
+                    extra={"topic": self.topic, "error": f"{type(exc).__name__}: {exc}"},
+                )
+            await asyncio.sleep(RETRY_S)
+
+    async def _follow(self, on_change: Callable[[], object]) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=f"{self.app_id}-population",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()
+            found = consumer.partitions_for_topic(self.topic)
+            if not found:
+                raise LookupError(f"topic {self.topic} not found")
+            tps = [TopicPartition(self.topic, p) for p in sorted(found)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000)
+                counted = [self.receive(r.value) for records in batch.values() for r in records]
+                if any(counted):
+                    on_change()
+        finally:
+            await consumer.stop()
