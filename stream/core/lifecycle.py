@@ -124,6 +124,10 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
         )
     overdue_at = last + overdue_after
     changes_at = churn_at if churn_at < overdue_at else overdue_at
+    # Coming back is news of its own, whatever the size of the order that brought them back:
+    # the spend-and-engagement rule judges them from their next order on.
+    if profile.reactivated_ts is not None and profile.reactivated_ts == last:
+        return Stage("reactivated", changes_at, "bought again after being churned")
     share = _spend_falling(profile, now, config)
     if share is not None:
         return Stage(
@@ -132,8 +136,6 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
             "recent orders at {0:.0%} of the usual value, engagement falling",
             (share,),
         )
-    if profile.reactivated_ts is not None and profile.reactivated_ts == last:
-        return Stage("reactivated", changes_at, "bought again after being churned")
     frequency = profile.purchases
     if frequency == 1:
         return Stage("new", changes_at, "first purchase {0:.0f} days ago", (silence / DAY,))

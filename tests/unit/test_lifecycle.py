@@ -135,3 +135,22 @@ def test_smaller_orders_make_a_customer_declining_only_when_their_engagement_fal
     profile = engine.profiles["c"]
     can_judge = sum(profile.interactions.values()) >= 10
     assert lifecycle.reads_engagement(profile, engine.config) is can_judge
+
+
+def test_a_churned_customer_who_comes_back_with_a_small_order_is_reactivated():
+    # Engaged while buying large orders, then silent past the horizon: their first order
+    # back is small and their engagement has faded, but they came back. The
+    # spend-and-engagement rule judges them from their next order on.
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    events = [purchase("c", day, 100) for day in range(0, 100, 10)]
+    events += [interaction("c", day / 2) for day in range(0, 100, 5)]
+    for event in sorted(events, key=lambda e: e.ts):
+        engine.process(event, 0, EMITTED)
+    engine.tick(0, EMITTED, wall_ts=at(190).timestamp())
+    assert engine.profiles["c"].lifecycle_stage == "churned"
+    changes = engine.process(purchase("c", 200, 5), 0, EMITTED).outputs
+    moved = [(c.from_, c.to) for c in changes if c.dimension == "lifecycle_stage"]
+    assert moved == [("churned", "reactivated")]
+    changes = engine.process(purchase("c", 205, 5), 0, EMITTED).outputs
+    moved = [(c.to, c.reason) for c in changes if c.dimension == "lifecycle_stage"]
+    assert moved and moved[0][0] == "declining" and "engagement falling" in moved[0][1]
