@@ -42,6 +42,8 @@ from stream.tools.options import STDOUT, Outputs, UsageError, number
 
 DAY = 86_400.0
 MAX_DAYS = 36_525  # a century: anything longer is a typo, and slow to generate
+START = date(2024, 1, 1)
+"""The first day of a generated workload unless ``generate --start`` says otherwise."""
 CURRENCY = "EUR"
 REGIONS = ("DE", "FR", "NL", "BE", "ES", "IT", "AT", "PL")
 
@@ -311,7 +313,7 @@ def generate(
     events: int = 20_000,
     days: float = 365,
     seed: int = 7,
-    start: datetime | date = date(2024, 1, 1),
+    start: datetime | date = START,
 ) -> Workload:
     """A reproducible workload: exactly ``events`` events over ``days`` days from ``start``."""
     if not isinstance(start, datetime):
@@ -488,13 +490,22 @@ def add_workload_options(parser: argparse.ArgumentParser, *, customers: int, eve
     parser.add_argument("--seed", type=int, default=7, help="default %(default)s")
 
 
-def check_workload_options(args: argparse.Namespace) -> None:
-    """Refuse, before any work, a workload that :func:`generate` would refuse."""
+def check_workload_options(args: argparse.Namespace, start: date = START) -> None:
+    """Refuse, before any work, a workload that :func:`generate` would refuse, or whose
+    events from ``start`` would run into the future."""
     floor = fewest_events(args.customers)
     if args.events < floor:
         raise UsageError(
             f"--events {args.events} is too few for --customers {args.customers}: their "
             f"personas need at least {floor}"
+        )
+    first = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    if first.timestamp() + args.days * DAY > time.time() + MAX_CLOCK_SKEW_S:
+        latest = (time.time() - first.timestamp()) // DAY
+        hint = f"; at most {latest:.0f} days from that start" if latest >= 1 else ""
+        raise UsageError(
+            f"--days {args.days:g} from {start} ends more than a day ahead of the wall clock, "
+            f"and every consumer rejects events that far ahead{hint}"
         )
 
 
@@ -509,7 +520,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--start",
         type=date.fromisoformat,
-        default=date(2024, 1, 1),
+        default=START,
         metavar="DATE",
         help="first day, YYYY-MM-DD, midnight UTC; default %(default)s",
     )
@@ -532,13 +543,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.rate is not None and not args.produce:
         raise UsageError("--rate paces --produce; without it there is nothing to pace")
-    check_workload_options(args)
-    first = datetime(args.start.year, args.start.month, args.start.day, tzinfo=UTC)
-    if first.timestamp() + args.days * DAY > time.time() + MAX_CLOCK_SKEW_S:
-        raise UsageError(
-            f"--start {args.start} plus --days {args.days:g} ends more than a day ahead of the "
-            "wall clock, and every consumer rejects events that far ahead"
-        )
+    check_workload_options(args, args.start)
     out = args.out or (None if args.produce else STDOUT)
     with Outputs() as outputs:
         truth = outputs.open(args.truth)  # before generating: a bad path fails at once

@@ -22,6 +22,7 @@ from stream.cli import main
 from stream.kafka import topics
 from stream.tools import core_speed
 from stream.tools.options import number
+from stream.tools.processes import free_port
 
 HISTORY = "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-03-01,7\n"
 
@@ -236,16 +237,32 @@ def test_a_horizon_past_the_calendar_is_refused_before_the_run(capsys, history, 
     assert line.endswith("-day horizon ends after the year 9999")
 
 
-@pytest.mark.parametrize(("from_today", "days"), [(3, "30"), (-10, "30"), (-3000, "36525")])
-def test_a_workload_ending_ahead_of_the_wall_clock_is_refused(capsys, tmp_path, from_today, days):
+@pytest.mark.parametrize(
+    ("from_today", "days", "hint"),
+    [
+        (3, "30", ""),
+        (-10, "30", "; at most 10 days from that start"),
+        (-3000, "36525", "; at most 3000 days from that start"),
+    ],
+)
+def test_a_workload_ending_ahead_of_the_wall_clock_is_refused(
+    capsys, tmp_path, from_today, days, hint
+):
     start = datetime.now(UTC).date() + timedelta(days=from_today)
     out = tmp_path / "events.jsonl"
     argv = ["--customers", "10", "--events", "100", "--out", str(out)]
     assert fails(capsys, "generate", *argv, "--start", str(start), "--days", days) == (
-        f"stream: --start {start} plus --days {days} ends more than a day ahead of the wall "
-        "clock, and every consumer rejects events that far ahead"
+        f"stream: --days {days} from {start} ends more than a day ahead of the wall clock, "
+        f"and every consumer rejects events that far ahead{hint}"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "bench"])
+def test_a_demo_or_bench_workload_running_into_the_future_is_refused(capsys, command):
+    line = fails(capsys, command, "--days", "36000")
+    assert line.startswith("stream: --days 36000 from 2024-01-01 ends more than a day ahead")
+    assert line.endswith(" days from that start")
 
 
 def test_a_workload_ending_now_is_generated(capsys, tmp_path):
@@ -423,3 +440,9 @@ def test_rejected_lines_can_go_to_standard_output(capsys, history, tmp_path):
     assert main(["backtest", str(bad), "--cutoff", "2024-02-01", "--rejected-out", "-"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines() == ["line,reason", "4,ts is not an ISO 8601 date or date-time"]
+
+
+def test_a_worker_with_no_broker_says_how_long_it_waited(capsys, monkeypatch):
+    monkeypatch.setenv("STREAM_BROKER", f"127.0.0.1:{free_port()}")
+    line = fails(capsys, "worker", "--broker-timeout", "0.5", code=3)
+    assert "no answer from 127.0.0.1:" in line and " within 0.5s (last error: " in line
