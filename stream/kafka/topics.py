@@ -42,7 +42,7 @@ def admin_client(bootstrap_servers: str, timeout: float = 10.0) -> KafkaAdminCli
         return _connect(bootstrap_servers, timeout)
     except KafkaError as exc:
         raise BrokerUnavailable(
-            f"no answer from {bootstrap_servers} within {timeout:.0f}s ({exc})"
+            f"no answer from {bootstrap_servers} within {timeout:g}s ({exc})"
         ) from None
 
 
@@ -54,7 +54,7 @@ def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> list[str]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise BrokerUnavailable(
-                f"no answer from {bootstrap_servers} within {timeout:.0f}s (last error: "
+                f"no answer from {bootstrap_servers} within {timeout:g}s (last error: "
                 f"{last_error}); is the broker running? 'stream broker' starts one"
             )
         try:
