@@ -97,8 +97,10 @@ class EngineConfig:
     """`declining` once the silence exceeds this many times the customer's usual gap."""
     declining_spend_ratio: float = 0.5
     """`declining` when recent orders' value falls below this share of the customer's usual
-    order value and engagement falls too (judged from 10 interactions on: with fewer there is
-    no trend to say it fell)."""
+    order value and engagement falls too (judged from ``declining_min_interactions`` on)."""
+    declining_min_interactions: int = 10
+    """Interactions a customer needs before their engagement can be said to fall: with fewer
+    there is no trend, so smaller orders alone never make them `declining`."""
     growing_rate_ratio: float = 2.0
     """`growing` when the recent purchase rate is this many times the customer's usual rate."""
 
@@ -170,6 +172,7 @@ BOUNDS: dict[str, Bounds] = {
     # above the usual rate (DOMAIN.md): a ratio on the wrong side of 1 inverts the stage.
     "declining_overdue_ratio": Bounds(1),
     "declining_spend_ratio": Bounds(0, 1, low_open=True, high_open=False),
+    "declining_min_interactions": Bounds(1),
     "growing_rate_ratio": Bounds(1),
     # Below 0 a re-score emits an event for a risk that did not move (DOMAIN.md forbids it)
     # and 0 one for every rounding-sized move; from 1 on no move counts (10 means 10%?).

@@ -27,9 +27,6 @@ from stream.core.profile import Profile, decayed_value
 RECENT_TAU_S = 30 * DAY
 """Time constant of the decayed spend, purchase and engagement sums ("the last 30 days")."""
 
-_MIN_INTERACTIONS_FOR_TREND = 10
-"""Interactions a customer needs before their engagement can be said to fall."""
-
 
 class Stage(NamedTuple):
     stage: str
@@ -74,12 +71,12 @@ def reads_engagement(profile: Profile, config: EngineConfig) -> bool:
     return (
         profile.last_purchase_ts is not None
         and _spend_share(profile, config) is not None
-        and _engagement_judged(profile)
+        and _engagement_judged(profile, config)
     )
 
 
-def _engagement_judged(profile: Profile) -> bool:
-    return sum(profile.interactions.values()) >= _MIN_INTERACTIONS_FOR_TREND
+def _engagement_judged(profile: Profile, config: EngineConfig) -> bool:
+    return sum(profile.interactions.values()) >= config.declining_min_interactions
 
 
 def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float | None:
@@ -87,7 +84,7 @@ def _spend_falling(profile: Profile, now: float, config: EngineConfig) -> float 
     share = _spend_share(profile, config)
     if share is None:
         return None
-    if not _engagement_judged(profile):
+    if not _engagement_judged(profile, config):
         return None
     recent = decayed_value(profile.engagement_recent, profile.engagement_at, now, RECENT_TAU_S)
     usual = sum(profile.interactions.values()) / max(now - profile.first_seen_ts, RECENT_TAU_S)

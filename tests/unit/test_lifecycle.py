@@ -107,18 +107,20 @@ def test_a_fast_buyer_matures_when_their_pace_fades_with_no_input():
 
 
 @pytest.mark.parametrize(
-    ("interaction_days", "declines"),
+    ("interaction_days", "min_interactions", "declines"),
     [
-        ((), False),  # no engagement to judge: nothing says it fell
-        (range(0, 100, 5), True),  # engaged early on, silent since
-        (range(0, 260, 13), False),  # engaged all along
+        ((), 10, False),  # no engagement to judge: nothing says it fell
+        (range(0, 100, 5), 10, True),  # engaged early on, silent since
+        (range(0, 100, 5), 30, False),  # the same 20 interactions, too few to judge by here
+        (range(0, 260, 13), 10, False),  # engaged all along
     ],
 )
 def test_smaller_orders_make_a_customer_declining_only_when_their_engagement_falls_too(
-    interaction_days, declines
+    interaction_days, min_interactions, declines
 ):
     # On their usual cadence throughout; only the order values drop, to 5% of usual.
-    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    config = EngineConfig(allowed_lateness_s=0, declining_min_interactions=min_interactions)
+    engine = Engine(config)
     events = [purchase("c", day, 100 if day < 200 else 5) for day in range(0, 260, 10)]
     events += [interaction("c", day) for day in interaction_days]
     stages = []
@@ -133,7 +135,7 @@ def test_smaller_orders_make_a_customer_declining_only_when_their_engagement_fal
         assert not declined and stages[-1][0] == "mature"
     # The engine asks for a stage on an interaction only when engagement can decide it.
     profile = engine.profiles["c"]
-    can_judge = sum(profile.interactions.values()) >= 10
+    can_judge = sum(profile.interactions.values()) >= engine.config.declining_min_interactions
     assert lifecycle.reads_engagement(profile, engine.config) is can_judge
 
 
