@@ -59,7 +59,9 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import Outputs, UsageError, number
+from stream.tools.options import Outputs, UsageError, number, progress_lines
+
+_say = progress_lines("backtest")
 
 PARTITION = 0
 CHUNK = 2_000
@@ -540,10 +542,6 @@ def format_report(report: dict[str, Any]) -> str:
             f"{_number(bgnbd['auc_expected_purchases'])}"
         )
     return "\n".join(lines)
-
-
-def _say(message: str) -> None:
-    print(f"stream backtest: {message}", file=sys.stderr, flush=True)
 
 
 def _per_s(rate: int | None) -> str:

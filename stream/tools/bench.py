@@ -74,9 +74,11 @@ from stream.tools.generate import (
     generate,
     produce,
 )
-from stream.tools.options import broker_option, number
+from stream.tools.options import broker_option, number, progress_lines
 from stream.tools.processes import WorkerProcess, free_port
 from stream.worker.producing import Partitioner
+
+say = progress_lines("bench")
 
 POLL_S = 0.2
 IDLE_S = 3.0
@@ -85,10 +87,6 @@ EXIT_STAGE_FAILED = 1
 
 class StageFailed(RuntimeError):
     """A stage of the benchmark did not finish; the message says which and where to look."""
-
-
-def say(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)

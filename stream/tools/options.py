@@ -22,6 +22,16 @@ class UsageError(ValueError):
     """A bad option, or a file named on the command line that cannot be used."""
 
 
+def progress_lines(command: str) -> Callable[[str], None]:
+    """How a long command tells what it is doing: ``stream COMMAND: ...`` lines on standard
+    error, so that standard output holds only its result."""
+
+    def say(message: str) -> None:
+        print(f"stream {command}: {message}", file=sys.stderr, flush=True)
+
+    return say
+
+
 def number(
     *,
     above: float | None = None,

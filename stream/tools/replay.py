@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -39,7 +38,9 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import Outputs, number
+from stream.tools.options import Outputs, number, progress_lines
+
+_say = progress_lines("replay")
 
 Event = dict[str, Any]
 PROGRESS_EVERY_S = 1.0
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             rejections,
             max_bytes=settings.max_payload_bytes,
             interaction_types=Engine(settings.engine).interaction_types,
-            progress=lambda read, rejected: _say(f"  read {read} lines, {rejected} rejected"),
+            progress=lambda read, rejected: _say(f"read {read} lines, {rejected} rejected"),
         )
     require_events(args.file.name, len(events), rejections)
     _say(
@@ -113,13 +114,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"send, {rejections.total} rejected ({time.monotonic() - started:.1f}s)"
     )
     for line in describe(rejections.as_dict()):
-        _say(f"  rejected: {line}")
+        _say(f"rejected: {line}")
     ensure_topics(settings.bootstrap_servers, settings)
     started = time.monotonic()
 
     def progress(sent: int, total: int) -> None:
         elapsed = max(time.monotonic() - started, 1e-9)
-        _say(f"  sent {sent}/{total} events ({sent / elapsed:.0f}/s)")
+        _say(f"sent {sent}/{total} events ({sent / elapsed:.0f}/s)")
 
     sent = asyncio.run(
         produce(
@@ -131,7 +132,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"in {time.monotonic() - started:.1f}s"
     )
     return 0
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
