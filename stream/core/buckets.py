@@ -7,6 +7,8 @@ part, and the fraction says how far into its bucket the key lies.
 
 >>> [int(position(key)) for position, key in zip(POSITIONS, (7300, 4, 1000))]
 [2, 4, 690]
+>>> [first(bucket) for first, bucket in zip(FIRST_KEYS, (2, 4, 690))]
+[7200, 4, 992]
 """
 
 from __future__ import annotations
@@ -27,6 +29,29 @@ def _spend(monetary_cents: int) -> float:
 
 
 POSITIONS = (_hour, _frequency, _spend)
+
+
+def _first_hour(bucket: int) -> int:
+    return bucket * 3600
+
+
+def _first_frequency(bucket: int) -> int:
+    return bucket
+
+
+def _first_spend(bucket: int) -> int:
+    cents = max(0, math.ceil(math.expm1(bucket / 100)))
+    # The logarithm's rounding may put the estimate a cent off either way.
+    while cents > 0 and int(_spend(cents - 1)) >= bucket:
+        cents -= 1
+    while int(_spend(cents)) < bucket:
+        cents += 1
+    return cents
+
+
+FIRST_KEYS = (_first_hour, _first_frequency, _first_spend)
+"""The smallest key of a bucket, for each dimension: a bucket holds the keys from its first
+to the next one's first."""
 
 BucketCounts = tuple[dict[int, int], dict[int, int], dict[int, int]]
 """Buyers per bucket, for each dimension."""

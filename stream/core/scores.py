@@ -149,9 +149,9 @@ class Population:
         below_m = self._monetary.below(keys.monetary_cents)
         shared = self.shared
         if shared is not None:
-            below_r += shared.below(0, keys.last_purchase_s)
-            below_f += shared.below(1, keys.frequency)
-            below_m += shared.below(2, keys.monetary_cents)
+            below_r += shared.below(0, keys.last_purchase_s, self._recency)
+            below_f += shared.below(1, keys.frequency, self._frequency)
+            below_m += shared.below(2, keys.monetary_cents, self._monetary)
         total = len(self)
         return Scores(
             _quintile(below_r, total),
@@ -180,7 +180,10 @@ class Thresholds:
         quintiles = [-(-k * total // 5) for k in range(1, 5)]
         shared = population.shared
         trees = (population._recency, population._frequency, population._monetary)
-        elsewhere = [None if shared is None else partial(shared.below, d) for d in range(3)]
+        elsewhere = [
+            None if shared is None else partial(shared.below, d, local=tree)
+            for d, tree in enumerate(trees)
+        ]
         self._recency, self._frequency, self._monetary = (
             [tree.kth(c, others) for c in quintiles]
             for tree, others in zip(trees, elsewhere, strict=True)

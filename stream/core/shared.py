@@ -6,7 +6,7 @@ buyers as counts per bucket (:mod:`stream.core.buckets`: an hour of last purchas
 purchase count, 1% of spend), and each engine scores against its
 own buyers exactly plus everyone else's counts (:meth:`stream.core.scores.Population.share`).
 
-Within a bucket the others' values are taken as spread evenly along its scale, so
+Within a bucket the others' values are taken to be spread as this worker's own are, so
 ``below(d, key)`` is exact for frequency and off by at most part of one bucket's count for
 recency and spend; it never decreases as ``key`` grows, so equal values still get equal
 scores and the score cut points stay well defined.
@@ -25,7 +25,8 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import accumulate
 
-from stream.core.buckets import POSITIONS, BucketCounts
+from stream.core.buckets import FIRST_KEYS, POSITIONS, BucketCounts
+from stream.core.counts import CountTree
 
 
 class _Dimension:
@@ -58,14 +59,27 @@ class SharedCounts:
     def __hash__(self) -> int:
         return hash(self._content)
 
-    def below(self, dimension: int, key: int) -> int:
+    def below(self, dimension: int, key: int, local: CountTree | None = None) -> int:
         """About how many of these buyers have a key strictly below ``key`` on ``dimension``
-        (0 last purchase, 1 frequency, 2 spend, in :class:`stream.core.scores.RfmKeys` units)."""
+        (0 last purchase, 1 frequency, 2 spend, in :class:`stream.core.scores.RfmKeys` units).
+
+        Within ``key``'s bucket they are taken to be spread as the ``local`` buyers are, since
+        every worker holds a hash sample of the same shop: where many buyers share one value
+        (one product's price), the others are not counted below it either. Without local
+        buyers in the bucket, they are taken as spread evenly along its scale.
+        """
         counted = self._dimensions[dimension]
         position = POSITIONS[dimension](key)
         bucket = int(position)
         i = bisect_left(counted.buckets, bucket)
         found: float = counted.before[i]
-        if i < len(counted.buckets) and counted.buckets[i] == bucket:
-            found += counted.counts[i] * (position - bucket)
+        if i < len(counted.buckets) and counted.buckets[i] == bucket and position > bucket:
+            share = position - bucket
+            if local is not None:
+                first = FIRST_KEYS[dimension]
+                start = local.below(first(bucket))
+                inside = local.below(first(bucket + 1)) - start
+                if inside:
+                    share = (local.below(key) - start) / inside
+            found += counted.counts[i] * share
         return round(found)

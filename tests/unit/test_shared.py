@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from schemas.population import PopulationSnapshot
 from stream.config import Settings
+from stream.core.buckets import FIRST_KEYS, POSITIONS
 from stream.core.config import EngineConfig
 from stream.core.counts import CountTree
 from stream.core.crossings import CrossingIndex
@@ -193,3 +194,34 @@ def test_a_snapshot_that_does_not_add_up_is_refused(change, reason):
     PopulationSnapshot.model_validate({**snapshot})
     with pytest.raises(ValidationError, match=reason):
         PopulationSnapshot.model_validate({**snapshot, **change})
+
+
+@given(st.integers(0, 3), st.integers(0, (1 << 44) - 1))
+def test_a_key_lies_between_its_buckets_first_key_and_the_next_ones(dimension, key):
+    dimension = min(dimension, 2)
+    bucket = int(POSITIONS[dimension](key))
+    assert FIRST_KEYS[dimension](bucket) <= key < FIRST_KEYS[dimension](bucket + 1)
+    assert int(POSITIONS[dimension](FIRST_KEYS[dimension](bucket))) == bucket
+
+
+@pytest.mark.parametrize("price", [9.99, 29.99, 49.99, 19.00])
+@pytest.mark.parametrize("workers", [2, 4, 8])
+def test_many_buyers_with_one_spend_score_as_one_engine_would(price, workers):
+    # Fixed prices put whole groups of buyers on one value inside a 1% bucket: spread evenly,
+    # the others' share of that group would count as below it.
+    rng = random.Random(0)
+    rows = []
+    for i in range(2000):
+        for _ in range(min(int(rng.expovariate(1.0)) + 1, 30)):
+            rows.append((f"c{i}", rng.uniform(0, 300), price))
+    rows.sort(key=lambda row: row[1])
+    partition = Partitioner(workers)
+    engines = [Engine(EngineConfig(allowed_lateness_s=0)) for _ in range(workers)]
+    for customer, day, amount in rows:
+        p = partition(customer.encode())
+        engines[p].process(purchase(customer, day, amount), p, EMITTED)
+    _exchange(engines)
+    for engine in engines:
+        for p, state in list(engine.partitions.items()):
+            engine.tick(p, EMITTED, wall_ts=state.clock.now + 1)
+    assert _agreement(engines, rows) >= 0.97
