@@ -46,7 +46,7 @@ from typing import NamedTuple, Protocol
 from schemas.inputs import INTERACTION_TYPES, AnyInput, Interaction, Purchase, Survey
 from schemas.outputs import ChurnRisk, SegmentChange
 from stream.core import lifecycle, rfm
-from stream.core.changes import Move, segment_changes
+from stream.core.changes import Move, output_id, segment_changes
 from stream.core.clock import PartitionClock
 from stream.core.config import EngineConfig
 from stream.core.crossings import CrossingIndex
@@ -109,7 +109,7 @@ class Result(NamedTuple):
 class PartitionState:
     """What the engine keeps per partition: its clock and who is due when."""
 
-    __slots__ = ("clock", "due", "crossings", "cuts", "next_sweep", "rescored")
+    __slots__ = ("clock", "due", "crossings", "cuts", "next_sweep", "rescored", "shared_by")
 
     def __init__(self, config: EngineConfig) -> None:
         self.clock = PartitionClock(config.allowed_lateness_s)
@@ -121,6 +121,8 @@ class PartitionState:
         """When the next sweep is due; -inf: not placed yet (see ``Engine._sweep``)."""
         self.rescored: set[str] = set()
         """Customers scored since the last sweep against other cut points than its own."""
+        self.shared_by: str | None = None
+        """The shared counts that moved the next sweep forward (their digest), if any."""
 
 
 class Engine:
@@ -138,6 +140,8 @@ class Engine:
         extra = {t.strip() for t in config.extra_interaction_types.split(",") if t.strip()}
         self.interaction_types = INTERACTION_TYPES | extra
         self._window_s = config.window_s
+        self._shares = ""
+        """Names the history of counts shared with this engine (see :meth:`share`)."""
 
     # -- partitions ---------------------------------------------------------------------
 
@@ -192,9 +196,14 @@ class Engine:
         its next tick instead of waiting for the next multiple of the sweep interval.
         """
         if self.population.share(shared):
+            # Named by every count shared so far, so the sweeps of A, then B, then A again at
+            # one clock time still carry three names.
+            digest = shared.digest if shared is not None else "none"
+            self._shares = output_id(self._shares, digest)[:12]
             for state in self.partitions.values():
-                if state.next_sweep > state.clock.now:
-                    state.next_sweep = state.clock.now
+                if math.isfinite(state.next_sweep):
+                    state.next_sweep = min(state.next_sweep, state.clock.now)
+                    state.shared_by = self._shares
 
     # -- events -------------------------------------------------------------------------
 
@@ -340,7 +349,12 @@ class Engine:
         due = state.due.pop_due(now)
         population = self.population
         swept: set[str] = set()
+        cause_id = f"tick:{now:.0f}"
         if now >= state.next_sweep and math.isfinite(now):
+            if state.shared_by is not None:
+                # Shared counts can force several sweeps at one clock time: each is named too.
+                cause_id = f"{cause_id}:{state.shared_by}"
+                state.shared_by = None
             swept = self._sweep(state, now)
         if not due and not swept:
             return []
@@ -355,7 +369,6 @@ class Engine:
         outputs: list[Output] = []
         thresholds = population.thresholds() if len(population) else None
         swept_with = thresholds
-        cause_id = f"tick:{now:.0f}"
         profiles = self.profiles
         window_s = self._window_s
         score_moves = self._score_moves

@@ -20,6 +20,7 @@ scores and the score cut points stay well defined.
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
@@ -52,6 +53,12 @@ class SharedCounts:
         self._content = tuple(frozenset(counter.items()) for counter in merged)
         self._dimensions = tuple(_Dimension(counter) for counter in merged)
         self.total = self._dimensions[1].before[-1]
+
+    @property
+    def digest(self) -> str:
+        """Names these counts in output ids: the same counts, the same name."""
+        text = repr([sorted(dimension) for dimension in self._content])
+        return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SharedCounts) and self._content == other._content

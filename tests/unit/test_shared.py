@@ -225,3 +225,18 @@ def test_many_buyers_with_one_spend_score_as_one_engine_would(price, workers):
         for p, state in list(engine.partitions.items()):
             engine.tick(p, EMITTED, wall_ts=state.clock.now + 1)
     assert _agreement(engines, rows) >= 0.97
+
+
+def test_sweeps_forced_by_shared_counts_at_one_clock_time_carry_distinct_ids():
+    engine = _engine_with_buyers({0: [(f"c{i}", i, 10 + i) for i in range(20)]})
+    rich, poor = CrossingIndex(), CrossingIndex()
+    for i in range(20):
+        rich.move(f"r{i}", None, RfmKeys(0, 1, 1_000_000 + i))
+        poor.move(f"p{i}", None, RfmKeys(0, 1, 1 + i))
+    ids = []
+    for counts in (rich, poor, rich):
+        engine.share(SharedCounts([counts.counts()]))
+        outputs = engine.tick(0, EMITTED)
+        assert outputs
+        ids += [output.event_id for output in outputs]
+    assert len(ids) == len(set(ids))
