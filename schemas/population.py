@@ -55,6 +55,9 @@ class PopulationSnapshot(BaseModel):
     partition: int = Field(ge=0, description="The input partition these buyers belong to")
     partitions: int = Field(ge=1, description="How many partitions the input topics have")
     published_at: AwareDatetime
+    clock: AwareDatetime | None = Field(
+        description="The partition's event-time clock the counts are as of (null: no event yet)"
+    )
     buyers: int = Field(ge=0)
     last_purchase: Buckets = Field(
         description="Buyers per hour of their last purchase (hours since 1970-01-01 UTC)"

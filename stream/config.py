@@ -168,7 +168,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     max_payload_bytes: int = 1_000_000
-    share_s: float = 10.0
+    share_s: float = 30.0
     """How often workers share their buyers' counts on the population topic; 0: never."""
     topics: Topics = field(default_factory=Topics)
     engine: EngineConfig = field(default_factory=EngineConfig)

@@ -22,7 +22,14 @@ from stream.kafka import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
-COMPACTED = {"cleanup.policy": "compact"}
+COMPACTED = {
+    "cleanup.policy": "compact",
+    # Kafka never compacts the segment being written, 1 GB or a week by default: workers
+    # re-publish profiles and population counts all the time, and a reader starting from the
+    # beginning would read every version since.
+    "segment.ms": "600000",
+    "min.cleanable.dirty.ratio": "0.1",
+}
 
 
 def _connect(bootstrap_servers: str, timeout: float) -> KafkaAdminClient:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -161,9 +162,15 @@ class Pipeline:
             )
         return self.engine
 
+    async def _population_known(self) -> None:
+        """Before an engine scores anyone: the other workers' buyers, when they share them."""
+        if self.engine is None and self.sharing is not None:
+            await self.sharing.wait_caught_up()
+
     async def prepare(self) -> None:
         """Build the engine as soon as table recovery is done, so the worker reports ready."""
         if self.engine is None and self.app.tables.recovery.completed.is_set():
+            await self._population_known()
             async with self.lock:
                 if self.app.rebalancing or self.engine is not None:
                     return
@@ -187,19 +194,24 @@ class Pipeline:
     # -- the population shared with other workers ----------------------------------------
 
     def share(self) -> None:
-        """Count the buyers of the partitions other workers hold, as last shared."""
-        if self.engine is None or self.sharing is None:
+        """Count the buyers of the partitions other workers hold, as last shared, whose
+        clocks are near this worker's."""
+        engine = self.engine
+        if engine is None or self.sharing is None:
             return
-        shared = self.sharing.elsewhere(self._active_partitions())
-        self.engine.share(shared)
+        clock = max((s.clock.now for s in engine.partitions.values()), default=-math.inf)
+        shared = self.sharing.elsewhere(self._active_partitions(), clock)
+        engine.share(shared)
         self.metrics.buyers_elsewhere.set(shared.total if shared is not None else 0)
 
     async def publish_population(self) -> None:
-        """Share the counts of the partitions held here whose buyers moved."""
+        """Share the counts of the partitions held here whose buyers moved; count the
+        others' again, as the clocks that decide which to count have moved."""
         async with self.lock:
             if self.engine is None or self.sharing is None:
                 return
-            records = self.sharing.snapshots(self.engine)
+            self.share()
+            records = self.sharing.snapshots(self.engine, self._active_partitions())
             if records:
                 topic = self.settings.topics.population
                 partitioner = await self._partitioner(topic)
@@ -213,6 +225,7 @@ class Pipeline:
     # -- batches ------------------------------------------------------------------------
 
     async def process(self, batch: dict[TP, list[Any]]) -> None:
+        await self._population_known()
         async with self.lock:
             started = time.perf_counter()
             engine = self._ensure_engine()

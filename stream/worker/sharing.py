@@ -1,10 +1,13 @@
 """Workers share their buyers, so each scores against the whole shop and not its sample.
 
 Each worker publishes, every ``STREAM_SHARE_S``, one snapshot per partition it holds whose
-buyers moved: their counts per bucket (``schemas.population``) on the compacted population
-topic, keyed ``APP_ID:PARTITION``. Each worker also reads every partition of that topic
-(outside the consumer group: all of it, from the start) and counts the latest snapshots of
-the partitions it does not hold as buyers elsewhere (:meth:`stream.core.engine.Engine.share`).
+buyers moved: their counts per bucket (``schemas.population``) and the partition's clock, on
+the compacted population topic, keyed ``APP_ID:PARTITION``. Each worker also reads every
+partition of that topic (outside the consumer group: all of it, from the start) and counts the
+latest snapshots of the partitions it does not hold as buyers elsewhere
+(:meth:`stream.core.engine.Engine.share`), but only those whose clock is within
+``MAX_CLOCK_GAP_S`` of its own: a worker replaying last month must not rank its buyers against
+buyers as they are today.
 
 A partition's snapshot stays on the topic when its worker stops, and it is counted until
 another worker takes the partition over; until then the buyers it describes are not scored
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -24,12 +28,19 @@ from pydantic import ValidationError
 from schemas.population import Buckets, PopulationSnapshot
 from stream.config import Settings
 from stream.core.buckets import BucketCounts
+from stream.core.config import DAY
 from stream.core.engine import Engine
 from stream.core.shared import SharedCounts
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 5.0
+MAX_CLOCK_GAP_S = DAY
+"""Counts from a partition whose clock is further from this worker's are left out."""
+CATCH_UP_WAIT_S = 60.0
+"""How long a starting worker waits for the population topic before scoring without it."""
+
+_EMPTY: BucketCounts = ({}, {}, {})
 
 
 class Sharing:
@@ -40,24 +51,32 @@ class Sharing:
         self.topic = settings.topics.population
         self.bootstrap_servers = settings.bootstrap_servers
         self.partitions = partitions
-        self.latest: dict[int, BucketCounts] = {}
-        self._published: dict[int, BucketCounts] = {}
+        self.latest: dict[int, tuple[float, BucketCounts]] = {}
+        """Partition -> its clock (-inf: none yet) and counts, as last shared."""
+        self.caught_up = asyncio.Event()
+        """Set once the topic has been read to where it ended when this worker started."""
+        self._published: dict[int, tuple[float, BucketCounts]] = {}
 
-    def snapshots(self, engine: Engine) -> list[tuple[bytes, bytes]]:
-        """Records for the partitions held whose buyers moved since they were published."""
+    def snapshots(self, engine: Engine, held: set[int]) -> list[tuple[bytes, bytes]]:
+        """Records for the partitions held whose buyers moved since they were published
+        (a held partition with no events yet has none: its previous owner's are gone)."""
         published_at = datetime.now(UTC)
         records = []
-        for partition, state in sorted(engine.partitions.items()):
-            counts = state.crossings.counts()
-            if self._published.get(partition) == counts:
+        for partition in sorted(held):
+            state = engine.partitions.get(partition)
+            clock = state.clock.now if state is not None else -math.inf
+            counts = state.crossings.counts() if state is not None else _EMPTY
+            previous = self._published.get(partition)
+            if previous is not None and previous[1] == counts:
                 continue
-            self._published[partition] = counts
+            self._published[partition] = (clock, counts)
             last_purchase, frequency, spend = (Buckets.of(c) for c in counts)
             snapshot = PopulationSnapshot(
                 app_id=self.app_id,
                 partition=partition,
                 partitions=self.partitions,
                 published_at=published_at,
+                clock=datetime.fromtimestamp(clock, UTC) if math.isfinite(clock) else None,
                 buyers=sum(frequency.counts),
                 last_purchase=last_purchase,
                 frequency=frequency,
@@ -84,17 +103,42 @@ class Sharing:
         # Another app shares the topic, or the input topics had another partition count.
         if snapshot.app_id != self.app_id or snapshot.partitions != self.partitions:
             return False
+        clock = snapshot.clock.timestamp() if snapshot.clock is not None else -math.inf
         self.latest[snapshot.partition] = (
-            snapshot.last_purchase.as_dict(),
-            snapshot.frequency.as_dict(),
-            snapshot.spend.as_dict(),
+            clock,
+            (
+                snapshot.last_purchase.as_dict(),
+                snapshot.frequency.as_dict(),
+                snapshot.spend.as_dict(),
+            ),
         )
         return True
 
-    def elsewhere(self, held: set[int]) -> SharedCounts | None:
-        """The buyers of the partitions not ``held`` here; None when there are none."""
-        counts = [c for p, c in sorted(self.latest.items()) if p not in held]
+    def elsewhere(self, held: set[int], clock: float) -> SharedCounts | None:
+        """The buyers of the partitions not ``held`` here whose clock is near ``clock``
+        (this worker's; -inf: none yet, and any will do); None when there are none."""
+        counts = [
+            c
+            for p, (their_clock, c) in sorted(self.latest.items())
+            if p not in held
+            and (
+                not math.isfinite(clock)
+                or not math.isfinite(their_clock)
+                or abs(their_clock - clock) <= MAX_CLOCK_GAP_S
+            )
+        ]
         return SharedCounts(counts) if counts else None
+
+    async def wait_caught_up(self) -> None:
+        """Wait until the topic has been read, at most ``CATCH_UP_WAIT_S``."""
+        try:
+            await asyncio.wait_for(self.caught_up.wait(), CATCH_UP_WAIT_S)
+        except TimeoutError:
+            log.warning(
+                "population topic not read yet; scoring against this worker's buyers until it is",
+                extra={"topic": self.topic, "waited_s": CATCH_UP_WAIT_S},
+            )
+            self.caught_up.set()
 
     async def follow(self, on_change: Callable[[], object]) -> None:
         """Read the population topic for as long as the worker runs; ``on_change()`` after
@@ -126,9 +170,22 @@ class Sharing:
             tps = [TopicPartition(self.topic, p) for p in sorted(found)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            # Until the end is reached only each key's last snapshot matters: the topic holds
+            # every snapshot since its last compaction.
+            unread: dict[bytes | None, bytes | None] = {}
             while True:
                 batch = await consumer.getmany(timeout_ms=1000)
-                counted = [self.receive(r.value) for records in batch.values() for r in records]
+                for records in batch.values():
+                    for record in records:
+                        unread[record.key] = record.value
+                if not self.caught_up.is_set():
+                    positions = [await consumer.position(tp) for tp in tps]
+                    if any(at < ends[tp] for at, tp in zip(positions, tps, strict=True)):
+                        continue
+                counted = [self.receive(value) for value in unread.values()]
+                unread.clear()
+                self.caught_up.set()
                 if any(counted):
                     on_change()
         finally:

@@ -22,6 +22,7 @@ from schemas import outputs
 from schemas.outputs import ChurnRisk, SegmentChange
 from stream.config import Settings, Topics
 from stream.core.config import EngineConfig
+from stream.kafka.topics import COMPACTED
 from stream.worker import metrics as metrics_module
 from stream.worker.metrics import Metrics
 
@@ -353,6 +354,11 @@ def test_web_port_is_the_same_everywhere(services, configmap, worker_container, 
 # -- topics and broker ---------------------------------------------------------------------
 
 
+def _configs(script: str) -> dict[str, str]:
+    """The topic configs a kafka-topics.sh script sets with ``--config K=V``."""
+    return dict(re.findall(r"--config ([\w.]+)=(\S+)", script))
+
+
 def test_topic_init_creates_exactly_the_topics_the_code_uses(services) -> None:
     init = services["topics"]
     env = {key: str(value) for key, value in init["environment"].items()}
@@ -363,7 +369,7 @@ def test_topic_init_creates_exactly_the_topics_the_code_uses(services) -> None:
     script = " ".join(init["command"])
     for name in env:
         assert f"$${name}" in script, f"the init script ignores {name}"
-    assert "cleanup.policy=compact" in script
+    assert _configs(script) == COMPACTED
     assert init["image"] == services["kafka"]["image"]
     assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
     for name in WORKERS:
@@ -391,7 +397,7 @@ def test_kubernetes_steps_create_every_topic(configmap) -> None:
     for name in topics.all:
         [command] = [c for c in commands if re.search(rf"[ \t]{re.escape(name)}\b", c)]
         compacted = name in (topics.profiles, topics.population)
-        assert ("--config cleanup.policy=compact" in command) == compacted, name
+        assert _configs(command) == (COMPACTED if compacted else {}), name
     assert "--create --if-not-exists" in script
     for setting in ("PARTITIONS", "REPLICATION"):
         assert re.search(rf"\b{setting}={configmap[f'STREAM_{setting}']}\b", script), setting

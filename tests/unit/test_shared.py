@@ -1,5 +1,6 @@
 """Scoring against buyers other workers hold, from the bucket counts they share."""
 
+import math
 import random
 from dataclasses import replace
 
@@ -139,32 +140,51 @@ def _engine_with_buyers(partitions: dict[int, list[tuple[str, float, float]]]) -
 def test_snapshots_carry_each_partitions_counts_once_until_they_move():
     engine = _engine_with_buyers({0: [("a", 1, 10), ("b", 2, 20)], 3: [("c", 1, 30)]})
     sharing = _sharing()
-    records = sharing.snapshots(engine)
-    assert [key for key, _ in records] == [b"shop:0", b"shop:3"]
+    records = sharing.snapshots(engine, held={0, 1, 3})
+    # Partition 1 has had no event here: its counts are empty, not its last owner's.
+    assert [key for key, _ in records] == [b"shop:0", b"shop:1", b"shop:3"]
     reader = _sharing()
     assert all(reader.receive(value) for _, value in records)
-    assert reader.elsewhere(held={0, 3}) is None
-    assert reader.elsewhere(held={3}) == SharedCounts([engine.partitions[0].crossings.counts()])
-    assert reader.elsewhere(held=set()).total == 3
-    assert sharing.snapshots(engine) == []
+    now = engine.clock(0).now
+    assert reader.elsewhere(held={0, 1, 3}, clock=now) is None
+    assert reader.elsewhere(held={1, 3}, clock=now) == SharedCounts(
+        [engine.partitions[0].crossings.counts()]
+    )
+    assert reader.elsewhere(held=set(), clock=now).total == 3
+    assert sharing.snapshots(engine, held={0, 1, 3}) == []
     engine.process(purchase("c", 5, 10), 3, EMITTED)
-    assert [key for key, _ in sharing.snapshots(engine)] == [b"shop:3"]
+    assert [key for key, _ in sharing.snapshots(engine, held={0, 1, 3})] == [b"shop:3"]
     sharing.forget_published()
-    assert len(sharing.snapshots(engine)) == 2
+    assert len(sharing.snapshots(engine, held={0, 3})) == 2
+
+
+def test_counts_from_a_partition_whose_clock_is_a_day_away_are_left_out():
+    engine = _engine_with_buyers({0: [("a", 1, 10)], 1: [("b", 30, 10)]})
+    reader = _sharing()
+    for _, value in _sharing().snapshots(engine, held={0, 1}):
+        reader.receive(value)
+    day = 86_400
+    one, thirty = engine.clock(0).now, engine.clock(1).now
+    assert reader.elsewhere(held=set(), clock=one).total == 1
+    assert reader.elsewhere(held=set(), clock=thirty).total == 1
+    assert reader.elsewhere(held=set(), clock=one + day).total == 1
+    assert reader.elsewhere(held=set(), clock=one + day + 1) is None
+    # A worker with no clock yet takes every count.
+    assert reader.elsewhere(held=set(), clock=-math.inf).total == 2
 
 
 def test_snapshots_of_another_app_or_partition_layout_or_broken_are_not_counted(caplog):
     engine = _engine_with_buyers({1: [("a", 1, 10)]})
-    [(_, ours)] = _sharing().snapshots(engine)
-    [(_, other_app)] = _sharing(app_id="other").snapshots(engine)
-    [(_, other_layout)] = _sharing(partitions=8).snapshots(engine)
+    [(_, ours)] = _sharing().snapshots(engine, held={1})
+    [(_, other_app)] = _sharing(app_id="other").snapshots(engine, held={1})
+    [(_, other_layout)] = _sharing(partitions=8).snapshots(engine, held={1})
     reader = _sharing()
     assert not reader.receive(other_app)
     assert not reader.receive(other_layout)
     assert not reader.receive(b"{not json")
     assert not reader.receive(None)
     assert "population snapshot ignored" in caplog.text
-    assert reader.elsewhere(held=set()) is None
+    assert reader.elsewhere(held=set(), clock=-math.inf) is None
     assert reader.receive(ours)
 
 
@@ -186,6 +206,7 @@ def test_a_snapshot_that_does_not_add_up_is_refused(change, reason):
         "partition": 0,
         "partitions": 4,
         "published_at": "2026-11-22T10:00:00Z",
+        "clock": "2026-11-22T09:00:00Z",
         "buyers": 2,
         "last_purchase": buckets,
         "frequency": buckets,
