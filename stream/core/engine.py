@@ -31,7 +31,8 @@ change, and only for what can:
   score cut points with the previous sweep's and re-scores the customers whose values a cut
   crossed (``crossings``), and those scored since against other cut points (buyers): scores
   only. So after each sweep every stored score is the exact score against the population at
-  that sweep.
+  that sweep. With several workers the population includes the buyers the others hold, as
+  they share them (:meth:`Engine.share`); new counts bring each partition's sweep forward.
 
 So a tick costs the customers who are due, never a scan of everyone.
 """
@@ -122,7 +123,8 @@ class PartitionState:
         self.rescored: set[str] = set()
         """Customers scored since the last sweep against other cut points than its own."""
         self.shared_by: str | None = None
-        """The shared counts that moved the next sweep forward (their digest), if any."""
+        """Names the shared counts that moved the next sweep forward, if any (its outputs
+        carry the name: see :meth:`Engine.share`)."""
 
 
 class Engine:
