@@ -86,7 +86,13 @@ class SharedCounts:
                 first = FIRST_KEYS[dimension]
                 start = local.below(first(bucket))
                 inside = local.below(first(bucket + 1)) - start
-                if inside:
-                    share = (local.below(key) - start) / inside
+                below = local.below(key)
+                # The buyer being scored is one of the local ones: leave one buyer of the
+                # key's own value out of the sample, so that a buyer alone in their bucket is
+                # not taken as lowest of it.
+                here = local.below(key + 1) - below
+                sample = inside - (here > 0)
+                if sample:
+                    share = (below - start) / sample
             found += counted.counts[i] * share
         return round(found)
