@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 RETRY_S = 5.0
 MAX_CLOCK_GAP_S = DAY
 """Counts from a partition whose clock is further from this worker's are left out."""
+REPUBLISH_CLOCK_S = MAX_CLOCK_GAP_S / 4
+"""A partition's counts go out again when its clock moved this far, changed or not."""
 CATCH_UP_WAIT_S = 60.0
 """How long a starting worker waits for the population topic before scoring without it."""
 
@@ -53,6 +55,11 @@ class Sharing:
         self.partitions = partitions
         self.latest: dict[int, tuple[float, BucketCounts]] = {}
         """Partition -> its clock (-inf: none yet) and counts, as last shared."""
+        self._received = 0
+        self._versions: dict[int, int] = {}
+        """Partition -> which snapshot received its latest counts came with."""
+        self._merged: tuple[tuple[tuple[int, int], ...], SharedCounts | None] = ((), None)
+        """The last counts merged, and the snapshots they were merged from."""
         self.caught_up = asyncio.Event()
         """Set once the topic has been read to where it ended when this worker started."""
         self._published: dict[int, tuple[float, BucketCounts]] = {}
@@ -67,7 +74,13 @@ class Sharing:
             clock = state.clock.now if state is not None else -math.inf
             counts = state.crossings.counts() if state is not None else _EMPTY
             previous = self._published.get(partition)
-            if previous is not None and previous[1] == counts:
+            # Unchanged counts go out again once their clock has moved on, or others would
+            # take a quiet partition's buyers for a day old and leave them out.
+            if (
+                previous is not None
+                and previous[1] == counts
+                and not abs(clock - previous[0]) > REPUBLISH_CLOCK_S
+            ):
                 continue
             self._published[partition] = (clock, counts)
             last_purchase, frequency, spend = (Buckets.of(c) for c in counts)
@@ -104,6 +117,8 @@ class Sharing:
         if snapshot.app_id != self.app_id or snapshot.partitions != self.partitions:
             return False
         clock = snapshot.clock.timestamp() if snapshot.clock is not None else -math.inf
+        self._received += 1
+        self._versions[snapshot.partition] = self._received
         self.latest[snapshot.partition] = (
             clock,
             (
@@ -117,17 +132,22 @@ class Sharing:
     def elsewhere(self, held: set[int], clock: float) -> SharedCounts | None:
         """The buyers of the partitions not ``held`` here whose clock is near ``clock``
         (this worker's; -inf: none yet, and any will do); None when there are none."""
-        counts = [
-            c
-            for p, (their_clock, c) in sorted(self.latest.items())
+        included = tuple(
+            (p, self._versions[p])
+            for p, (their_clock, _) in sorted(self.latest.items())
             if p not in held
             and (
                 not math.isfinite(clock)
                 or not math.isfinite(their_clock)
                 or abs(their_clock - clock) <= MAX_CLOCK_GAP_S
             )
-        ]
-        return SharedCounts(counts) if counts else None
+        )
+        # Merging every partition's buckets takes tens of milliseconds in a large shop, and
+        # most calls find the same snapshots as the last one.
+        if included != self._merged[0]:
+            merged = SharedCounts(self.latest[p][1] for p, _ in included) if included else None
+            self._merged = (included, merged)
+        return self._merged[1]
 
     async def wait_caught_up(self) -> None:
         """Wait until the topic has been read, at most ``CATCH_UP_WAIT_S``."""
@@ -171,18 +191,25 @@ class Sharing:
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
-            # Until the end is reached only each key's last snapshot matters: the topic holds
-            # every snapshot since its last compaction.
+            # Until the end is reached (on every connection: each one reads from the start)
+            # only each key's last snapshot matters, since the topic holds every snapshot
+            # since its last compaction. The end is the offsets the topic had when reading
+            # began, and then a fetch that brings nothing: some brokers (the embedded Tansu)
+            # report a partition's end as the start of its last batch.
             unread: dict[bytes | None, bytes | None] = {}
+            reached = False
             while True:
                 batch = await consumer.getmany(timeout_ms=1000)
                 for records in batch.values():
                     for record in records:
                         unread[record.key] = record.value
-                if not self.caught_up.is_set():
+                if not reached:
+                    if batch:
+                        continue
                     positions = [await consumer.position(tp) for tp in tps]
                     if any(at < ends[tp] for at, tp in zip(positions, tps, strict=True)):
                         continue
+                    reached = True
                 counted = [self.receive(value) for value in unread.values()]
                 unread.clear()
                 self.caught_up.set()

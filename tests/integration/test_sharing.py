@@ -13,25 +13,34 @@ def test_a_starting_worker_reads_only_each_partitions_last_snapshot(broker, tmp_
     shop = deployment(broker, tmp_path)
     engine = Engine(EngineConfig(allowed_lateness_s=0))
     publisher = Sharing(shop.settings, shop.settings.partitions)
+    for hour in range(6000):  # a partition's worth of buyers: snapshots of some 25 kB
+        engine.process(purchase(f"b{hour}", hour / 24, 10 + hour), 2, EMITTED)
     records = []
-    for day in range(40):  # forty versions of partition 2, as a busy worker publishes them
-        engine.process(purchase(f"c{day}", day, 10 + day), 2, EMITTED)
+    for day in range(80):  # eighty versions of partition 2, as a busy worker publishes them,
+        engine.process(purchase(f"c{day}", 300 + day, 10 + day), 2, EMITTED)
         records += publisher.snapshots(engine, held={2})
-    assert len(records) == 40
+    # more than one fetch brings back (a partition's fetch stops at 1 MB).
+    assert len(records) == 80 and sum(len(value) for _, value in records) > 1_500_000
     shop.produce((shop.topics.population, key, value) for key, value in records)
 
-    async def follow() -> tuple[int, int, Sharing]:
-        reader = Sharing(shop.settings, shop.settings.partitions)
-        received, changes = [], []
-        keep = reader.receive
-        reader.receive = lambda value: received.append(value) or keep(value)  # type: ignore[method-assign]
-        task = asyncio.create_task(reader.follow(lambda: changes.append(1)))
-        await asyncio.wait_for(reader.caught_up.wait(), 30)
-        task.cancel()
-        return len(received), len(changes), reader
+    reader = Sharing(shop.settings, shop.settings.partitions)
+    received: list[bytes | None] = []
+    changes: list[int] = []
+    keep = reader.receive
+    reader.receive = lambda value: received.append(value) or keep(value)  # type: ignore[method-assign]
 
-    received, changes, reader = asyncio.run(follow())
-    # Validated once, counted once: not forty intermediate populations, each forcing sweeps.
-    assert (received, changes) == (1, 1)
+    async def follow() -> None:
+        """Read until the end, as one connection does, then drop the connection."""
+        reached = asyncio.Event()
+        task = asyncio.create_task(reader.follow(lambda: changes.append(1) or reached.set()))
+        await asyncio.wait_for(reached.wait(), 30)
+        task.cancel()
+
+    asyncio.run(follow())
+    # Validated once, counted once: not eighty intermediate populations, each forcing sweeps.
+    assert (len(received), len(changes)) == (1, 1) and reader.caught_up.is_set()
     shared = reader.elsewhere(held=set(), clock=engine.clock(2).now)
-    assert shared is not None and shared.total == 40
+    assert shared is not None and shared.total == 6080
+    # A new connection reads from the start again, and again only each key's last snapshot.
+    asyncio.run(follow())
+    assert (len(received), len(changes)) == (2, 2)

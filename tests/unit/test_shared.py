@@ -158,6 +158,34 @@ def test_snapshots_carry_each_partitions_counts_once_until_they_move():
     assert len(sharing.snapshots(engine, held={0, 3})) == 2
 
 
+def test_quiet_partitions_counts_go_out_again_as_their_clock_moves():
+    engine = _engine_with_buyers({0: [("a", 1, 10)]})
+    sharing = _sharing()
+    assert len(sharing.snapshots(engine, held={0})) == 1
+    clock = engine.clock(0).now
+    engine.tick(0, EMITTED, wall_ts=clock + 5 * 3600)
+    assert sharing.snapshots(engine, held={0}) == []
+    engine.tick(0, EMITTED, wall_ts=clock + 7 * 3600)
+    [(_, value)] = sharing.snapshots(engine, held={0})
+    assert PopulationSnapshot.model_validate_json(value).clock.timestamp() == clock + 7 * 3600
+
+
+def test_merged_counts_are_kept_until_the_snapshots_they_come_from_change():
+    engine = _engine_with_buyers({0: [("a", 1, 10)], 1: [("b", 1, 20)]})
+    publisher, reader = _sharing(), _sharing()
+    for _, value in publisher.snapshots(engine, held={0, 1}):
+        reader.receive(value)
+    clock = engine.clock(0).now
+    first = reader.elsewhere(held={2}, clock=clock)
+    assert reader.elsewhere(held={2}, clock=clock) is first
+    assert reader.elsewhere(held={1}, clock=clock) is not first
+    engine.process(purchase("c", 2, 30), 0, EMITTED)
+    for _, value in publisher.snapshots(engine, held={0, 1}):
+        reader.receive(value)
+    again = reader.elsewhere(held={2}, clock=clock)
+    assert again is not None and again is not first and again.total == 3
+
+
 def test_counts_from_a_partition_whose_clock_is_a_day_away_are_left_out():
     engine = _engine_with_buyers({0: [("a", 1, 10)], 1: [("b", 30, 10)]})
     reader = _sharing()
