@@ -221,4 +221,9 @@ class Settings:
             ),
         )
         settings.bootstrap_servers  # noqa: B018 - validate the URL now, not at first connect
+        if 0 < settings.share_s < 1:
+            # Each share is a snapshot per partition on the topic and a merge in every worker.
+            raise ConfigError(
+                f"STREAM_SHARE_S={settings.share_s:g} must be 0 (do not share) or at least 1"
+            )
         return settings

@@ -89,8 +89,9 @@ class Metrics:
         )
         self.processing_seconds = Histogram(
             "segmentation_processing_seconds",
-            "Wall time spent in the engine per unit of work: one input event ('event') or "
-            "one clock tick re-evaluating the customers that are due ('tick').",
+            "Wall time spent per unit of work: one fetched batch of input events, validated, "
+            "run through the engine and handed to the producer ('event'), or one clock tick "
+            "re-evaluating the customers that are due ('tick').",
             ["operation"],
             buckets=LATENCY_BUCKETS,
             registry=r,

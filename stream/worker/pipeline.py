@@ -168,9 +168,11 @@ class Pipeline:
             await self.sharing.wait_caught_up()
 
     async def prepare(self) -> None:
-        """Build the engine as soon as table recovery is done, so the worker reports ready."""
+        """Build the engine as soon as table recovery is done and the other workers' buyers
+        are known, so the worker reports ready (a timer: it tries again until then)."""
         if self.engine is None and self.app.tables.recovery.completed.is_set():
-            await self._population_known()
+            if self.sharing is not None and not self.sharing.caught_up.is_set():
+                return
             async with self.lock:
                 if self.app.rebalancing or self.engine is not None:
                     return

@@ -60,6 +60,8 @@ class Sharing:
         """Partition -> which snapshot received its latest counts came with."""
         self._merged: tuple[tuple[tuple[int, int], ...], SharedCounts | None] = ((), None)
         """The last counts merged, and the snapshots they were merged from."""
+        self._apart: set[int] = set()
+        """Partitions left out for their clock, as last logged."""
         self.caught_up = asyncio.Event()
         """Set once the topic has been read to where it ended when this worker started."""
         self._published: dict[int, tuple[float, BucketCounts]] = {}
@@ -132,21 +134,35 @@ class Sharing:
     def elsewhere(self, held: set[int], clock: float) -> SharedCounts | None:
         """The buyers of the partitions not ``held`` here whose clock is near ``clock``
         (this worker's; -inf: none yet, and any will do); None when there are none."""
-        included = tuple(
-            (p, self._versions[p])
-            for p, (their_clock, _) in sorted(self.latest.items())
-            if p not in held
-            and (
-                not math.isfinite(clock)
-                or not math.isfinite(their_clock)
-                or abs(their_clock - clock) <= MAX_CLOCK_GAP_S
-            )
-        )
+        included = []
+        apart = {}
+        for p, (their_clock, _) in sorted(self.latest.items()):
+            if p in held:
+                continue
+            if math.isfinite(clock) and math.isfinite(their_clock):
+                gap = abs(their_clock - clock)
+                if gap > MAX_CLOCK_GAP_S:
+                    apart[p] = gap
+                    continue
+            included.append((p, self._versions[p]))
+        if apart.keys() != self._apart:
+            self._apart = set(apart)
+            if apart:
+                # Workers far apart in event time: one replays a backlog, or their clocks
+                # differ in kind (STREAM_CLOCK must be the same on every worker).
+                log.warning(
+                    "population counts left out: their partitions' clocks are more than a "
+                    "day from this worker's",
+                    extra={"partitions": {p: f"{gap / DAY:.1f} days" for p, gap in apart.items()}},
+                )
+            else:
+                log.info("population counts of every other partition counted again")
         # Merging every partition's buckets takes tens of milliseconds in a large shop, and
         # most calls find the same snapshots as the last one.
-        if included != self._merged[0]:
-            merged = SharedCounts(self.latest[p][1] for p, _ in included) if included else None
-            self._merged = (included, merged)
+        key = tuple(included)
+        if key != self._merged[0]:
+            merged = SharedCounts(self.latest[p][1] for p, _ in key) if key else None
+            self._merged = (key, merged)
         return self._merged[1]
 
     async def wait_caught_up(self) -> None:

@@ -64,6 +64,10 @@ def test_defaults_point_at_the_embedded_broker():
         ("STREAM_ENGINE_DECLINING_SPEND_RATIO", "1.5", "must be in (0, 1]"),
         ("STREAM_ENGINE_GROWING_RATE_RATIO", "nan", "is not a finite number"),
         ("STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER", "0", "must be at least 1"),
+        ("STREAM_ENGINE_DECLINING_MIN_INTERACTIONS", "0", "must be at least 1"),
+        ("STREAM_SHARE_S", "-5", "STREAM_SHARE_S='-5' must be at least 0"),
+        # A snapshot per partition on the topic, and a merge in every worker, a hundred a second.
+        ("STREAM_SHARE_S", "0.01", "STREAM_SHARE_S=0.01 must be 0 (do not share) or at least 1"),
     ],
 )
 def test_a_bad_setting_names_the_variable(monkeypatch, name, value, message):

@@ -186,7 +186,7 @@ def test_merged_counts_are_kept_until_the_snapshots_they_come_from_change():
     assert again is not None and again is not first and again.total == 3
 
 
-def test_counts_from_a_partition_whose_clock_is_a_day_away_are_left_out():
+def test_counts_from_a_partition_whose_clock_is_a_day_away_are_left_out(caplog):
     engine = _engine_with_buyers({0: [("a", 1, 10)], 1: [("b", 30, 10)]})
     reader = _sharing()
     for _, value in _sharing().snapshots(engine, held={0, 1}):
@@ -197,6 +197,7 @@ def test_counts_from_a_partition_whose_clock_is_a_day_away_are_left_out():
     assert reader.elsewhere(held=set(), clock=thirty).total == 1
     assert reader.elsewhere(held=set(), clock=one + day).total == 1
     assert reader.elsewhere(held=set(), clock=one + day + 1) is None
+    assert "population counts left out" in caplog.text
     # A worker with no clock yet takes every count.
     assert reader.elsewhere(held=set(), clock=-math.inf).total == 2
 
