@@ -55,7 +55,8 @@ def input_partitions(settings: Settings) -> int:
         unshared = "; or STREAM_SHARE_S=0 not to share" if topics.population in missing else ""
         raise ConfigError(
             f"topics missing on {settings.bootstrap_servers}: {', '.join(missing)} "
-            f"(create them, e.g. with 'stream broker' or the compose 'topics' service{unshared})"
+            "(on Kafka create them as the compose 'topics' service does; 'stream broker' "
+            f"creates every topic when it starts{unshared})"
         )
     counts = {t: found[t] for t in topics.inputs}
     if len(set(counts.values())) != 1:

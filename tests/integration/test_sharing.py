@@ -2,8 +2,12 @@
 
 import asyncio
 
+from stream.cli import main
+from stream.config import Settings
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
+from stream.tools.processes import free_port
+from stream.worker.app import input_partitions
 from stream.worker.sharing import Sharing
 from tests.integration.harness import deployment
 from tests.unit.events import EMITTED, purchase
@@ -44,3 +48,21 @@ def test_a_starting_worker_reads_only_each_partitions_last_snapshot(broker, tmp_
     # A new connection reads from the start again, and again only each key's last snapshot.
     asyncio.run(follow())
     assert (len(received), len(changes)) == (2, 2)
+
+
+def test_a_worker_refuses_to_start_without_the_population_topic(
+    broker, tmp_path, monkeypatch, capsys
+):
+    shop = deployment(broker, tmp_path)
+    for name, value in {**shop.env, "STREAM_TOPIC_POPULATION": "nowhere.population"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STREAM_WEB_PORT", str(free_port()))
+    assert main(["worker", "--broker-timeout", "10"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        f"stream: configuration error: topics missing on {broker}: nowhere.population ("
+    )
+    assert line.endswith("; or STREAM_SHARE_S=0 not to share)")
+    # Not sharing, the worker does not need it.
+    monkeypatch.setenv("STREAM_SHARE_S", "0")
+    assert input_partitions(Settings.from_env()) == shop.settings.partitions
