@@ -57,7 +57,7 @@ class Sharing:
         """Partition -> its clock (-inf: none yet) and counts, as last shared."""
         self._received = 0
         self._versions: dict[int, int] = {}
-        """Partition -> which snapshot received its latest counts came with."""
+        """Partition -> the number (in order of receipt) of the snapshot its counts came in."""
         self._merged: tuple[tuple[tuple[int, int], ...], SharedCounts | None] = ((), None)
         """The last counts merged, and the snapshots they were merged from."""
         self._apart: set[int] = set()
@@ -67,8 +67,9 @@ class Sharing:
         self._published: dict[int, tuple[float, BucketCounts]] = {}
 
     def snapshots(self, engine: Engine, held: set[int]) -> list[tuple[bytes, bytes]]:
-        """Records for the partitions held whose buyers moved since they were published
-        (a held partition with no events yet has none: its previous owner's are gone)."""
+        """Records for the partitions held whose buyers moved, or whose clock moved
+        ``REPUBLISH_CLOCK_S``, since they were last published (a held partition with no events
+        yet has no buyers here: its previous owner's are not counted twice)."""
         published_at = datetime.now(UTC)
         records = []
         for partition in sorted(held):
