@@ -68,8 +68,9 @@ class Sharing:
 
     def snapshots(self, engine: Engine, held: set[int]) -> list[tuple[bytes, bytes]]:
         """Records for the partitions held whose buyers moved, or whose clock moved
-        ``REPUBLISH_CLOCK_S``, since they were last published (a held partition with no events
-        yet has no buyers here: its previous owner's are not counted twice)."""
+        ``REPUBLISH_CLOCK_S``, since they were last published. A held partition the engine
+        has no state for has no buyers in its table: its snapshot says so, in place of an
+        earlier owner's."""
         published_at = datetime.now(UTC)
         records = []
         for partition in sorted(held):
