@@ -59,7 +59,8 @@ def _spend_share(profile: Profile, config: EngineConfig) -> float | None:
     """
     if profile.frequency < 4 or profile.purchases_recent < 0.5 or profile.monetary <= 0:
         return None
-    recent_order = profile.spend_recent / profile.purchases_recent
+    # Refunds of older orders can take recent net spend below nothing.
+    recent_order = max(0.0, profile.spend_recent) / profile.purchases_recent
     share = recent_order / (profile.monetary / profile.frequency)
     return share if share < config.declining_spend_ratio else None
 

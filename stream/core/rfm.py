@@ -47,6 +47,18 @@ def apply_purchase(profile: Profile, purchase: Purchase, ts: float, window_s: fl
         profile.monetary += amount
         if not purchase.refund:
             profile.frequency += 1
+    # Recent spend is net of refunds, each counted at its own time as orders are: returning
+    # the latest orders is spend falling too.
+    profile.spend_recent, _ = decayed_add(
+        profile.spend_recent, profile.recent_at, amount, ts, RECENT_TAU_S
+    )
+    profile.purchases_recent, profile.recent_at = decayed_add(
+        profile.purchases_recent,
+        profile.recent_at,
+        0.0 if purchase.refund else 1.0,
+        ts,
+        RECENT_TAU_S,
+    )
     if purchase.refund:
         return
     profile.purchases += 1
@@ -54,12 +66,6 @@ def apply_purchase(profile: Profile, purchase: Purchase, ts: float, window_s: fl
         profile.first_purchase_ts = ts
     if profile.last_purchase_ts is None or ts > profile.last_purchase_ts:
         profile.last_purchase_ts = ts
-    profile.spend_recent, _ = decayed_add(
-        profile.spend_recent, profile.recent_at, amount, ts, RECENT_TAU_S
-    )
-    profile.purchases_recent, profile.recent_at = decayed_add(
-        profile.purchases_recent, profile.recent_at, 1.0, ts, RECENT_TAU_S
-    )
 
 
 def expire(profile: Profile, now: float, window_s: float | None) -> bool:

@@ -1,5 +1,7 @@
 """Scripted customers: silence alone must move them to declining, churned, then reactivated."""
 
+import re
+
 import pytest
 
 from stream.core import lifecycle
@@ -156,3 +158,26 @@ def test_a_churned_customer_who_comes_back_with_a_small_order_is_reactivated():
     changes = engine.process(purchase("c", 205, 5), 0, EMITTED).outputs
     moved = [(c.to, c.reason) for c in changes if c.dimension == "lifecycle_stage"]
     assert moved and moved[0][0] == "declining" and "engagement falling" in moved[0][1]
+
+
+@pytest.mark.parametrize("refunded", [False, True])
+def test_refunds_of_the_latest_orders_count_as_falling_spend(refunded):
+    # The same cadence and order values; only whether the last three orders came back.
+    engine = Engine(EngineConfig(allowed_lateness_s=0))
+    events = [purchase("c", day, 100, order_id=f"o{day}") for day in range(0, 210, 10)]
+    events += [interaction("c", day) for day in range(0, 100, 5)]
+    if refunded:
+        events += [
+            purchase("c", day + 1, 100, order_id=f"o{day}", refund=True) for day in (180, 190, 200)
+        ]
+    stages = []
+    for event in sorted(events, key=lambda e: e.ts):
+        for change in engine.process(event, 0, EMITTED).outputs:
+            if change.dimension == "lifecycle_stage":
+                stages.append((change.to, change.reason))
+    if refunded:
+        assert stages[-1][0] == "declining" and "engagement falling" in stages[-1][1]
+        share = re.search(r"recent orders at (\d+)% of the usual value", stages[-1][1])
+        assert share and int(share.group(1)) < 100 * engine.config.declining_spend_ratio
+    else:
+        assert stages[-1][0] == "mature"
