@@ -411,7 +411,6 @@ class Engine:
                 scores = thresholds.score(keys)
                 if thresholds is not swept_with:
                     state.rescored.add(customer_id)
-            before = _stored_scores(profile)
             changed = self._evaluate(
                 profile,
                 partition,
@@ -426,11 +425,10 @@ class Engine:
                 cause_ts=now,
                 emitted_at=emitted_at,
             )
-            if changed:
-                outputs += changed
-                profiles[customer_id] = profile
-            elif expired or before != _stored_scores(profile):
-                profiles[customer_id] = profile
+            outputs += changed
+            # Stored even when nothing was emitted: the next due time and the re-check's
+            # start moved, and a restart from storage must go on from them to emit the same.
+            profiles[customer_id] = profile
         return outputs
 
     def _sweep(self, state: PartitionState, now: float) -> set[str]:
@@ -586,13 +584,3 @@ def _cause(event: AnyInput) -> str:
         return f"{event.type} via {event.channel}"
     return f"survey {event.survey_id}"
 
-
-def _stored_scores(profile: Profile) -> tuple[object, ...]:
-    """What a tick can change without emitting a segment change, and is worth storing."""
-    return (
-        profile.r_score,
-        profile.f_score,
-        profile.m_score,
-        profile.churn_probability,
-        profile.churn_band,
-    )

@@ -444,5 +444,6 @@ def test_rejected_lines_can_go_to_standard_output(capsys, history, tmp_path):
 
 def test_a_worker_with_no_broker_says_how_long_it_waited(capsys, monkeypatch):
     monkeypatch.setenv("STREAM_BROKER", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("STREAM_WEB_PORT", str(free_port()))  # a running worker holds 6066
     line = fails(capsys, "worker", "--broker-timeout", "0.5", code=3)
     assert "no answer from 127.0.0.1:" in line and " within 0.5s (last error: " in line
