@@ -237,7 +237,7 @@ class Engine:
             if not event.refund and self._churned_before(profile, ts):
                 profile.reactivated_ts = ts
             keys = rfm.keys(profile)
-            rfm.apply_purchase(profile, event, ts, self._window_s)
+            rfm.apply_purchase(profile, event, ts, now, self._window_s)
             old_keys, keys = keys, rfm.keys(profile)
             self._place(state, customer_id, old_keys, keys)
             if keys is not None:

@@ -65,8 +65,9 @@ class Profile:
     """Purchases ever made, refunds not counted: the cadence reads these, so a rolling window
     that trims ``frequency`` does not make a one-time buyer look like a new one again."""
     monetary: float
-    """Spend less refunds, below zero while a refund is ahead of its order: read it through
-    ``rfm.spend``."""
+    """Spend less refunds: over a lifetime the true sum, below zero while a refund is ahead of
+    its order (read it through ``rfm.spend``); in a rolling window each order's own, at least
+    nothing."""
     window: dict[str, list[float]] | None
     """With a rolling window: per order id, [time, spend less refunds, purchases]."""
     spend_recent: float

@@ -2,11 +2,13 @@
 
 Lifetime by default; with a rolling window (``window_days``) frequency and spend count only
 the orders inside the window, which :func:`expire` trims as the clock moves on. A refund
-lowers spend and is not a purchase; in the window it is filed under the order it names, so the
-two leave together. Spend is kept as the true sum so that it does not depend on arrival order:
-a refund that arrives before its order takes it below zero until the order arrives. So it is
-clamped where it is read: :func:`spend` for what is shown, and the scoring keys (``rfm_keys``)
-and churn features clamp it alike.
+lowers spend and is not a purchase. In the window it is filed under the order it names, so the
+two leave together, and an order counts its spend less its refunds but never below nothing: a
+refund of an order the window does not hold (yet) takes nothing off the others. The lifetime
+total keeps no orders, so it is the true sum of purchases less refunds, which does not depend
+on arrival order: a refund that arrives before its order takes it below zero until the order
+arrives. So it is clamped where it is read: :func:`spend` for what is shown, and the scoring
+keys (``rfm_keys``) and churn features clamp it alike.
 """
 
 from __future__ import annotations
@@ -38,11 +40,16 @@ def recency_days(profile: Profile, now: float) -> float | None:
     return round(max(0.0, now - profile.last_purchase_ts) / DAY, 3)
 
 
-def apply_purchase(profile: Profile, purchase: Purchase, ts: float, window_s: float | None) -> None:
+def apply_purchase(
+    profile: Profile, purchase: Purchase, ts: float, now: float, window_s: float | None
+) -> None:
     amount = -purchase.amount if purchase.refund else purchase.amount
     if window_s is not None:
         _file(profile, purchase.order_id, ts, amount, purchase.refund)
-        _recount(profile)
+        # Orders due to leave before the customer's due time (a late one already outside)
+        # must not count in the scores this purchase announces.
+        if not expire(profile, now, window_s):
+            _recount(profile)
     else:
         profile.monetary += amount
         if not purchase.refund:
@@ -115,4 +122,4 @@ def _recount(profile: Profile) -> None:
     assert profile.window is not None
     entries = profile.window.values()
     profile.frequency = int(sum(entry[2] for entry in entries))
-    profile.monetary = sum(entry[1] for entry in entries)
+    profile.monetary = sum(entry[1] for entry in entries if entry[2] and entry[1] > 0.0)

@@ -192,6 +192,37 @@ def test_a_refund_leaves_the_rolling_window_with_its_order(refund_first):
     assert spends == [(1, 50.0), (1, 50.0)]
 
 
+def test_a_purchase_is_scored_without_the_orders_that_left_the_window_before_it():
+    # o-1 leaves at day 30, but the due index looks at the customer only in the next hour:
+    # the purchase between must not announce F=2 and take it back at the tick.
+    engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=30))
+    engine.process(purchase("c", 0, 100, order_id="o-1"), 0, EMITTED)
+    engine.process(purchase("other", 29, 5), 0, EMITTED)
+    changes = engine.process(purchase("c", 30 + 1 / 24 / 6, 10, order_id="o-2"), 0, EMITTED)
+    assert (engine.profiles["c"].frequency, engine.profiles["c"].monetary) == (1, 10.0)
+    assert {c.frequency for c in changes.outputs if isinstance(c, SegmentChange)} == {1}
+
+
+def test_a_late_purchase_dated_before_the_window_counts_in_neither_frequency_nor_spend():
+    engine = Engine(EngineConfig(allowed_lateness_s=50 * 86_400, window_days=30))
+    engine.process(purchase("c", 100, 20), 0, EMITTED)
+    engine.process(purchase("c", 200, 20), 0, EMITTED)
+    engine.process(purchase("c", 10, 1_000), 0, EMITTED)  # late: the clock is at day 150
+    profile = engine.profiles["c"]
+    assert (profile.frequency, profile.monetary, profile.purchases) == (1, 20.0, 3)
+
+
+def test_in_the_window_a_refund_takes_off_at_most_its_own_order():
+    engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=365))
+    engine.process(purchase("c", 0, 30, order_id="o-1"), 0, EMITTED)
+    engine.process(purchase("c", 1, 50, order_id="o-2"), 0, EMITTED)
+    for day in (2, 3):  # two refunds of o-1's whole amount, each its own event
+        engine.process(purchase("c", day, 30, order_id="o-1", refund=True), 0, EMITTED)
+    engine.process(purchase("c", 4, 500, order_id="o-unseen", refund=True), 0, EMITTED)
+    profile = engine.profiles["c"]
+    assert (profile.frequency, profile.monetary) == (2, 50.0)
+
+
 def test_a_window_saved_one_entry_per_event_still_loads():
     engine = Engine(EngineConfig(allowed_lateness_s=0, window_days=30))
     engine.process(purchase("c", 0, 100), 0, EMITTED)
