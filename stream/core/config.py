@@ -112,7 +112,8 @@ class EngineConfig:
 
     # Deduplication and inputs
     dedup_ids_per_customer: int = 64
-    """How many recent event ids per customer are remembered to drop replays."""
+    """How many recent event ids per customer are remembered to drop replays, of purchases
+    and of other events each."""
     extra_interaction_types: str = ""
     """Comma-separated interaction types to accept besides the built-in ones."""
 

@@ -224,9 +224,9 @@ class Engine:
         profile = self.profiles.get(customer_id)
         if profile is None:
             profile = Profile(customer_id, ts)
-        elif event.event_id in profile.recent_ids:
+        elif event.event_id in profile.purchase_ids or event.event_id in profile.recent_ids:
             return Result("duplicate", outputs, late)
-        self._remember(profile, event.event_id, ts)
+        self._remember(profile, event, ts)
 
         # Each kind of input re-evaluates only what it can change; a customer whose due time
         # has passed (but whose hour of the due index has not) is evaluated as due as well.
@@ -297,9 +297,9 @@ class Engine:
         last = profile.last_purchase_ts
         return last is not None and ts - last >= self.config.churn_horizon_s
 
-    def _remember(self, profile: Profile, event_id: str, ts: float) -> None:
-        ids = profile.recent_ids
-        ids.append(event_id)
+    def _remember(self, profile: Profile, event: AnyInput, ts: float) -> None:
+        ids = profile.purchase_ids if isinstance(event, Purchase) else profile.recent_ids
+        ids.append(event.event_id)
         if len(ids) > self.config.dedup_ids_per_customer:
             del ids[0]
         if ts < profile.first_seen_ts:

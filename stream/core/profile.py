@@ -47,6 +47,7 @@ SLOTS = (
     "evaluated_at",
     "next_due",
     "recent_ids",
+    "purchase_ids",
 )
 
 
@@ -96,6 +97,10 @@ class Profile:
     next_due: float | None
     """When the customer must next be re-evaluated with no input (None: only on input)."""
     recent_ids: list[str]
+    """The latest event ids of interactions and surveys."""
+    purchase_ids: list[str]
+    """The latest event ids of purchases and refunds, apart so that a burst of page views does
+    not push them out: a replayed purchase would count twice."""
 
     def __init__(self, customer_id: str, first_seen_ts: float) -> None:
         self.customer_id = customer_id
@@ -130,6 +135,7 @@ class Profile:
         self.evaluated_at = first_seen_ts
         self.next_due = None
         self.recent_ids = []
+        self.purchase_ids = []
 
     @property
     def is_buyer(self) -> bool:
@@ -142,6 +148,8 @@ class Profile:
     def from_state(cls, state: dict[str, Any]) -> Profile:
         if "purchases" not in state:  # saved before it was kept; right without a window
             state = {**state, "purchases": state["frequency"]}
+        if "purchase_ids" not in state:  # saved when one list held every kind
+            state = {**state, "purchase_ids": []}
         if isinstance(state["window"], list):
             # Saved as one entry per event, before refunds were filed under their order. The
             # keys cannot clash with an order id, which never starts with a space.

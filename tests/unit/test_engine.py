@@ -32,6 +32,29 @@ def test_repeated_event_id_changes_nothing():
     assert engine.profiles["c1"].to_state() == state
 
 
+def test_a_purchase_replayed_after_a_burst_of_page_views_is_still_a_duplicate():
+    # At-least-once delivery replays the uncommitted tail: a bot's 64 page views after the
+    # purchase are in it too.
+    engine = Engine(EngineConfig())
+    order = purchase("c1", 1, 30)
+    engine.process(order, 0, EMITTED)
+    for i in range(64):
+        engine.process(interaction("c1", 1 + i / 86_400), 0, EMITTED)
+    assert engine.process(order, 0, EMITTED).status == "duplicate"
+    assert engine.profiles["c1"].frequency == 1
+
+
+def test_a_profile_saved_with_one_list_of_ids_still_knows_its_purchases():
+    engine = Engine(EngineConfig())
+    order = purchase("c1", 1, 30)
+    engine.process(order, 0, EMITTED)
+    state = engine.profiles["c1"].to_state()
+    state["recent_ids"], state["purchase_ids"] = state["purchase_ids"], state["recent_ids"]
+    del state["purchase_ids"]
+    engine.profiles["c1"] = Profile.from_state(state)
+    assert engine.process(order, 0, EMITTED).status == "duplicate"
+
+
 def test_detractor_survey_is_a_segment_change_at_once():
     engine = Engine(EngineConfig())
     engine.process(purchase("c1", 1), 0, EMITTED)
