@@ -53,7 +53,7 @@ from stream.core.config import EngineConfig
 from stream.core.crossings import CrossingIndex
 from stream.core.due import DueIndex
 from stream.core.profile import Profile, decayed_add
-from stream.core.satisfaction import satisfaction
+from stream.core.satisfaction import less_satisfied, satisfaction
 from stream.core.scores import Cuts, Population, RfmKeys, Scores, rfm_keys
 from stream.core.segments import rfm_segment
 from stream.core.shared import SharedCounts
@@ -320,9 +320,14 @@ class Engine:
 
     @staticmethod
     def _apply_survey(profile: Profile, event: Survey, ts: float) -> bool:
-        """Keep the answer if it is the latest by event time (so arrival order does not
-        matter); True if it was."""
-        if profile.survey_ts is None or ts >= profile.survey_ts:
+        """Keep the answer if it is the latest by event time, or of two at the same time the
+        less satisfied (so arrival order does not matter); True if it was."""
+        last = profile.survey_ts
+        if (
+            last is None
+            or ts > last
+            or (ts == last and less_satisfied(event.nps, event.csat, profile.nps, profile.csat))
+        ):
             profile.survey_ts = ts
             profile.nps = event.nps
             profile.csat = event.csat
@@ -583,4 +588,3 @@ def _cause(event: AnyInput) -> str:
     if isinstance(event, Interaction):
         return f"{event.type} via {event.channel}"
     return f"survey {event.survey_id}"
-

@@ -55,6 +55,14 @@ def test_a_profile_saved_with_one_list_of_ids_still_knows_its_purchases():
     assert engine.process(order, 0, EMITTED).status == "duplicate"
 
 
+@pytest.mark.parametrize("order", [(10, 2), (2, 10)])
+def test_of_two_answers_at_the_same_time_the_less_satisfied_counts(order):
+    engine = Engine(EngineConfig())
+    for nps in order:
+        engine.process(survey("c1", 2, nps=nps), 0, EMITTED)
+    assert (engine.profiles["c1"].nps, engine.profiles["c1"].satisfaction) == (2, "detractor")
+
+
 def test_detractor_survey_is_a_segment_change_at_once():
     engine = Engine(EngineConfig())
     engine.process(purchase("c1", 1), 0, EMITTED)
