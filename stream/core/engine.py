@@ -584,7 +584,7 @@ class Engine:
 def _cause(event: AnyInput) -> str:
     """How a reason names the input that caused it."""
     if isinstance(event, Purchase):
-        return f"purchase {event.order_id}"
+        return f"{'refund of' if event.refund else 'purchase'} {event.order_id}"
     if isinstance(event, Interaction):
         return f"{event.type} via {event.channel}"
     return f"survey {event.survey_id}"

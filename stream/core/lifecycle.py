@@ -145,7 +145,9 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
             "growing",
             changes_at if changes_at < grown_at else grown_at,
             "{0} purchases in {1:.0f} days",
-            (frequency, tenure / DAY),
+            # The clock lags the event by the allowed lateness: a first purchase just made
+            # would read as -0 days.
+            (frequency, max(tenure, 0.0) / DAY),
         )
     recent = decayed_value(profile.purchases_recent, profile.recent_at, now, RECENT_TAU_S)
     fast = RECENT_TAU_S * config.growing_rate_ratio / gap

@@ -63,6 +63,20 @@ def test_of_two_answers_at_the_same_time_the_less_satisfied_counts(order):
     assert (engine.profiles["c1"].nps, engine.profiles["c1"].satisfaction) == (2, "detractor")
 
 
+def test_reasons_name_a_refund_and_never_count_negative_days():
+    engine = Engine(EngineConfig(allowed_lateness_s=3600))
+    engine.process(purchase("c1", 1, 500, order_id="o-1"), 0, EMITTED)
+    again = engine.process(purchase("c1", 1, 20, order_id="o-2"), 0, EMITTED)
+    [stage] = [c for c in again.outputs if c.dimension == "lifecycle_stage"]
+    assert stage.reason == "2 purchases in 0 days"
+    for other in ("c2", "c3", "c4", "c5"):  # c1's 520 is then the top fifth: ordinary
+        engine.process(purchase(other, 1, 100), 0, EMITTED)
+    refund = engine.process(purchase("c1", 1.5, 500, order_id="o-1", refund=True), 0, EMITTED)
+    tier = refund.outputs[-1]  # after the others' re-evaluation the refund moved
+    assert (tier.dimension, tier.to) == ("value_tier", "small")
+    assert tier.reason.endswith("after refund of o-1")
+
+
 def test_detractor_survey_is_a_segment_change_at_once():
     engine = Engine(EngineConfig())
     engine.process(purchase("c1", 1), 0, EMITTED)
