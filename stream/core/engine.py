@@ -234,8 +234,6 @@ class Engine:
         scores = None
         feel = purchased = False
         if isinstance(event, Purchase):
-            if not event.refund and self._churned_before(profile, ts):
-                profile.reactivated_ts = ts
             keys = rfm.keys(profile)
             rfm.apply_purchase(profile, event, ts, now, self._window_s)
             old_keys, keys = keys, rfm.keys(profile)
@@ -289,13 +287,6 @@ class Engine:
             )
         self.profiles[customer_id] = profile
         return Result("processed", outputs, late)
-
-    def _churned_before(self, profile: Profile, ts: float) -> bool:
-        """Whether the customer was churned when they bought at ``ts``: silent for the horizon
-        in event time. Not their stage: the clock lags event time by the allowed lateness, so
-        the stage may not say churned yet, and a late purchase may predate the churn."""
-        last = profile.last_purchase_ts
-        return last is not None and ts - last >= self.config.churn_horizon_s
 
     def _remember(self, profile: Profile, event: AnyInput, ts: float) -> None:
         ids = profile.purchase_ids if isinstance(event, Purchase) else profile.recent_ids

@@ -124,7 +124,8 @@ def assess(profile: Profile, now: float, config: EngineConfig) -> Stage:
     changes_at = churn_at if churn_at < overdue_at else overdue_at
     # Coming back is news of its own, whatever the size of the order that brought them back:
     # the spend-and-engagement rule judges them from their next order on.
-    if profile.reactivated_ts is not None and profile.reactivated_ts == last:
+    previous = profile.previous_purchase_ts
+    if previous is not None and last - previous >= horizon:
         return Stage("reactivated", changes_at, "bought again after being churned")
     share = _spend_falling(profile, now, config)
     if share is not None:

@@ -17,6 +17,7 @@ SLOTS = (
     # Purchases
     "first_purchase_ts",
     "last_purchase_ts",
+    "previous_purchase_ts",
     "frequency",
     "purchases",
     "monetary",
@@ -42,7 +43,6 @@ SLOTS = (
     "satisfaction",
     "churn_probability",
     "churn_band",
-    "reactivated_ts",
     # Bookkeeping
     "evaluated_at",
     "next_due",
@@ -61,6 +61,9 @@ class Profile:
     last_event_ts: float
     first_purchase_ts: float | None
     last_purchase_ts: float | None
+    previous_purchase_ts: float | None
+    """The purchase before the last (the second latest, whatever the arrival order): a gap of
+    the churn horizon between the two makes the customer reactivated."""
     frequency: int
     purchases: int
     """Purchases ever made, refunds not counted: the cadence reads these, so a rolling window
@@ -90,7 +93,6 @@ class Profile:
     satisfaction: str | None
     churn_probability: float | None
     churn_band: str | None
-    reactivated_ts: float | None
     evaluated_at: float
     """When the lifecycle stage and churn risk were last assessed together; the churn risk's
     re-check counts from here."""
@@ -108,6 +110,7 @@ class Profile:
         self.last_event_ts = first_seen_ts
         self.first_purchase_ts = None
         self.last_purchase_ts = None
+        self.previous_purchase_ts = None
         self.frequency = 0
         self.purchases = 0
         self.monetary = 0.0
@@ -131,7 +134,6 @@ class Profile:
         self.satisfaction = None
         self.churn_probability = None
         self.churn_band = None
-        self.reactivated_ts = None
         self.evaluated_at = first_seen_ts
         self.next_due = None
         self.recent_ids = []
@@ -148,6 +150,8 @@ class Profile:
     def from_state(cls, state: dict[str, Any]) -> Profile:
         if "purchases" not in state:  # saved before it was kept; right without a window
             state = {**state, "purchases": state["frequency"]}
+        if "previous_purchase_ts" not in state:
+            state = {**state, "previous_purchase_ts": _previous_purchase(state)}
         if "purchase_ids" not in state:  # saved when one list held every kind
             state = {**state, "purchase_ids": []}
         if isinstance(state["window"], list):
@@ -167,6 +171,16 @@ class Profile:
         return (
             f"Profile({self.customer_id!r}, rfm={self.rfm_segment}, stage={self.lifecycle_stage})"
         )
+
+
+def _previous_purchase(state: dict[str, Any]) -> float | None:
+    """For a profile saved with the time it was reactivated instead: a previous purchase that
+    keeps its stage (the first, a horizon or more before a reactivating last; the last
+    itself otherwise). Only a later late purchase reads it more closely."""
+    last = state["last_purchase_ts"]
+    if last is None or state["purchases"] < 2:
+        return None
+    return state["first_purchase_ts"] if state.get("reactivated_ts") == last else last
 
 
 def decayed_add(

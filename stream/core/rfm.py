@@ -71,8 +71,12 @@ def apply_purchase(
     profile.purchases += 1
     if profile.first_purchase_ts is None or ts < profile.first_purchase_ts:
         profile.first_purchase_ts = ts
-    if profile.last_purchase_ts is None or ts > profile.last_purchase_ts:
+    last = profile.last_purchase_ts
+    if last is None or ts > last:
+        profile.previous_purchase_ts = last
         profile.last_purchase_ts = ts
+    elif profile.previous_purchase_ts is None or ts > profile.previous_purchase_ts:
+        profile.previous_purchase_ts = ts
 
 
 def expire(profile: Profile, now: float, window_s: float | None) -> bool:

@@ -7,6 +7,7 @@ import pytest
 from stream.core import lifecycle
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
+from stream.core.profile import Profile
 from tests.unit.events import EMITTED, at, interaction, purchase
 
 
@@ -75,6 +76,36 @@ def test_a_late_purchase_from_before_the_churn_is_no_reactivation():
     changes = engine.process(purchase("story", 50), 0, EMITTED).outputs
     stages = [(c.from_, c.to) for c in changes if c.dimension == "lifecycle_stage"]
     assert stages and stages[-1][1] != "reactivated", stages
+
+
+@pytest.mark.parametrize(
+    ("days", "lateness_days", "stage"),
+    [
+        ((0, 94.99, 95), 1 / 24, "growing"),  # back at 94.99: the order at 95 follows it
+        ((0, 100, 50), 60, "growing"),  # the late order at 50 fills the silence
+        ((0, 50, 150), 60, "reactivated"),
+    ],
+)
+def test_reactivation_does_not_depend_on_arrival_order(days, lateness_days, stage):
+    stages = set()
+    for order in (days, days[::-1], sorted(days)):
+        engine = Engine(EngineConfig(allowed_lateness_s=lateness_days * 86_400))
+        for day in order:
+            engine.process(purchase("story", day), 0, EMITTED)
+        stages.add(engine.profiles["story"].lifecycle_stage)
+    assert stages == {stage}
+
+
+def test_a_profile_saved_with_its_reactivation_time_keeps_its_stage():
+    engine = Engine(EngineConfig())
+    for day in (0, 10, 200):
+        engine.process(purchase("story", day), 0, EMITTED)
+    profile = engine.profiles["story"]
+    state = profile.to_state()
+    del state["previous_purchase_ts"]
+    state["reactivated_ts"] = state["last_purchase_ts"]
+    restored = Profile.from_state(state)
+    assert lifecycle.assess(restored, at(201).timestamp(), engine.config).stage == "reactivated"
 
 
 def test_declining_comes_later_for_a_slower_buyer():
