@@ -177,10 +177,11 @@ def _previous_purchase(state: dict[str, Any]) -> float | None:
     """For a profile saved with the time it was reactivated instead: a previous purchase that
     keeps its stage (the first, a horizon or more before a reactivating last; the last
     itself otherwise). Only a later late purchase reads it more closely."""
-    last = state["last_purchase_ts"]
+    last: float | None = state["last_purchase_ts"]
     if last is None or state["purchases"] < 2:
         return None
-    return state["first_purchase_ts"] if state.get("reactivated_ts") == last else last
+    first: float = state["first_purchase_ts"]
+    return first if state.get("reactivated_ts") == last else last
 
 
 def decayed_add(
