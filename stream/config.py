@@ -25,7 +25,12 @@ TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 """What Kafka accepts as a topic name (besides "." and "..", which it refuses)."""
 
 
+_READ: set[str] = set()
+"""Every ``STREAM_*`` variable a setting reads: any other one set is a typo."""
+
+
 def _get(name: str, default: str) -> str:
+    _READ.add(name)
     return os.environ.get(name, default).strip()
 
 
@@ -221,6 +226,18 @@ class Settings:
             ),
         )
         settings.bootstrap_servers  # noqa: B018 - validate the URL now, not at first connect
+        unknown = sorted(
+            key
+            for key in os.environ
+            if key.startswith("STREAM_") and not key.startswith("STREAM_ENGINE_")
+        )
+        unknown = [key for key in unknown if key not in _READ]
+        if unknown:
+            # Left alone, STREAM_TOPIC_PURCHASE (for _PURCHASES) would quietly keep the default.
+            raise ConfigError(
+                f"{unknown[0]} is not a setting; known: {', '.join(sorted(_READ))} "
+                "and STREAM_ENGINE_*"
+            )
         if 0 < settings.share_s < 1:
             # Each share is a snapshot per partition on the topic and a merge in every worker.
             raise ConfigError(

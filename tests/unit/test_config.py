@@ -68,6 +68,9 @@ def test_defaults_point_at_the_embedded_broker():
         ("STREAM_SHARE_S", "-5", "STREAM_SHARE_S='-5' must be at least 0"),
         # A snapshot per partition on the topic, and a merge in every worker, a hundred a second.
         ("STREAM_SHARE_S", "0.01", "STREAM_SHARE_S=0.01 must be 0 (do not share) or at least 1"),
+        # A typo would otherwise leave the default in place without a word.
+        ("STREAM_TOPIC_PURCHASE", "orders", "STREAM_TOPIC_PURCHASE is not a setting; known: "),
+        ("STREAM_BROKERS", "kafka://h:9092", "STREAM_BROKERS is not a setting; known: "),
     ],
 )
 def test_a_bad_setting_names_the_variable(monkeypatch, name, value, message):
