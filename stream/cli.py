@@ -1,6 +1,7 @@
 """``stream``: the one entry point. Each sub-command lives in its own module.
 
-Exit codes: 0 success, 1 a check found a problem (``lag`` saw a status other than OK), 2 a usage or
+Exit codes: 0 success, 1 a check found a problem (``lag`` saw a status other than OK, ``backtest``
+had nothing before the cutoff to evaluate), 2 a usage or
 configuration error (a bad option or setting, a file that cannot be read or written), 3 the
 broker could not be reached, 130 interrupted, 141 the reader of stdout went away (``| head``).
 That last one stops the command quietly with the code a shell gives a program ended by SIGPIPE,
@@ -18,10 +19,13 @@ from typing import Any, NoReturn
 from stream import __version__, logs
 from stream.config import ConfigError, Settings
 from stream.kafka import BrokerUnavailable
-from stream.tools.options import UsageError
-
-EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BROKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_BROKEN_PIPE = 141
+from stream.tools.options import (
+    EXIT_BROKEN_PIPE,
+    EXIT_BROKER,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+)
 
 # Each module defines ``register(subparsers)``, which adds its parser with ``func=run``.
 COMMANDS = (

@@ -59,7 +59,7 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import Outputs, UsageError, number, progress_lines
+from stream.tools.options import EXIT_FOUND, Outputs, UsageError, number, progress_lines
 
 _say = progress_lines("backtest")
 
@@ -486,6 +486,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         out.flush()
     else:
         print(format_report(report), file=out)
+    if not report["evaluation"]:
+        # A script must not read an empty evaluation as a good one.
+        print("stream backtest: no events before the cutoff: nothing to evaluate", file=sys.stderr)
+        return EXIT_FOUND
     return 0
 
 

@@ -33,9 +33,7 @@ import orjson
 from stream.config import Settings
 from stream.kafka.lag import GroupOffsets, OffsetReader
 from stream.tools.lag_status import LagHistory, Observation, PartitionKey, Status, worst
-from stream.tools.options import broker_option, number
-
-EXIT_OK, EXIT_FOUND = 0, 1  # stream.cli's codes: 2 is for usage errors, not for a status
+from stream.tools.options import EXIT_FOUND, EXIT_OK, broker_option, number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -17,6 +17,10 @@ from typing import IO, Any
 
 from stream.config import ConfigError, broker_servers
 
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_BROKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+"""The commands' exit codes (``stream.cli`` says what each means)."""
+EXIT_BROKEN_PIPE = 141
+
 
 class UsageError(ValueError):
     """A bad option, or a file named on the command line that cannot be used."""

@@ -434,6 +434,13 @@ def test_only_one_output_can_be_standard_output(capsys):
     assert line == "stream: only one output can be '-' (standard output)"
 
 
+def test_a_backtest_with_nothing_before_the_cutoff_says_so_and_exits_1(capsys, history):
+    assert main(["backtest", str(history), "--cutoff", "2020-01-01"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "stream backtest: no events before the cutoff: nothing to evaluate"
+    )
+
+
 def test_rejected_lines_can_go_to_standard_output(capsys, history, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(history.read_text() + "c2,01/02/2024,3\n")
