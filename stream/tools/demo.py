@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import threading
@@ -27,7 +28,7 @@ from stream.config import Settings
 from stream.kafka.broker import EmbeddedBroker
 from stream.kafka.topics import ensure_topics
 from stream.tools.generate import add_workload_options, check_workload_options, generate, produce
-from stream.tools.options import number
+from stream.tools.options import EXIT_FOUND, number
 from stream.tools.processes import WorkerProcess, free_port
 
 DIMENSIONS = ("rfm_segment", "value_tier", "lifecycle_stage", "satisfaction")
@@ -117,6 +118,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     check_workload_options(args)
     workdir = Path(tempfile.mkdtemp(prefix="stream-demo-"))
     print(f"stream demo: working in {workdir}", flush=True)
+    code = EXIT_FOUND
+    try:
+        code = _run_in(workdir, args, settings)
+    finally:
+        # The worker's and broker's logs only matter when something went wrong.
+        if code == 0:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"stream demo: logs kept in {workdir}", file=sys.stderr, flush=True)
+    return code
+
+
+def _run_in(workdir: Path, args: argparse.Namespace, settings: Settings) -> int:
     with EmbeddedBroker(log_dir=workdir / "broker") as broker:
         bootstrap = broker.bootstrap_servers
         settings = replace(settings, broker=f"kafka://{bootstrap}")
@@ -183,5 +197,5 @@ def _show(
     print(_table(view))
     if not all(view.changes[d] for d in ("rfm_segment", "value_tier")):
         print("stream demo: no segment changes were seen", file=sys.stderr)
-        return 1
+        return EXIT_FOUND
     return 0
