@@ -38,7 +38,7 @@ from schemas.inputs import MAX_CLOCK_SKEW_S, SCHEMA_VERSION
 from stream.config import Settings, Topics
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import ensure_topics
-from stream.tools.options import STDOUT, Outputs, UsageError, number
+from stream.tools.options import STDOUT, Outputs, UsageError, iso_date, number
 
 DAY = 86_400.0
 MAX_DAYS = 36_525  # a century: anything longer is a typo, and slow to generate
@@ -519,13 +519,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_workload_options(parser, customers=1000, events=20_000)
     parser.add_argument(
         "--start",
-        type=date.fromisoformat,
+        type=iso_date,
         default=START,
         metavar="DATE",
         help="first day, YYYY-MM-DD, midnight UTC; default %(default)s",
     )
     parser.add_argument(
-        "--out", metavar="FILE.jsonl", help="write events, one JSON per line ('-' for stdout)"
+        "--out",
+        metavar="FILE.jsonl",
+        help="write events, one JSON per line ('-' for stdout, the default without --produce)",
     )
     parser.add_argument(
         "--produce", action="store_true", help="send events to the configured broker"

@@ -12,6 +12,7 @@ import io
 import math
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -74,6 +75,14 @@ def number(
         raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
 
     return parse
+
+
+def iso_date(text: str) -> date:
+    """A day as YYYY-MM-DD, with the reason a bad one is refused."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
 
 
 def broker_option(url: str) -> str:

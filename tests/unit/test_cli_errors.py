@@ -428,6 +428,12 @@ def test_a_topic_the_broker_refuses_is_an_exit_code(capsys, monkeypatch, error_c
     assert capsys.readouterr().err.splitlines()[-1].startswith(start)
 
 
+def test_a_start_day_in_another_format_is_refused_with_the_expected_one(capsys):
+    assert fails(capsys, "generate", "--start", "01/01/2024") == (
+        "stream: generate: argument --start: '01/01/2024' is not a date as YYYY-MM-DD"
+    )
+
+
 def test_only_one_output_can_be_standard_output(capsys):
     # generate writes its events to standard output unless --out says otherwise.
     line = fails(capsys, "generate", "--customers", "10", "--events", "100", "--truth", "-")
