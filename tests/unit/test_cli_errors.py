@@ -429,9 +429,10 @@ def test_a_topic_the_broker_refuses_is_an_exit_code(capsys, monkeypatch, error_c
 
 
 def test_a_start_day_in_another_format_is_refused_with_the_expected_one(capsys):
-    assert fails(capsys, "generate", "--start", "01/01/2024") == (
-        "stream: generate: argument --start: '01/01/2024' is not a date as YYYY-MM-DD"
-    )
+    assert refused(capsys, "generate", "--start", "01/01/2024") == [
+        "stream: generate: argument --start: '01/01/2024' is not a date as YYYY-MM-DD",
+        hint("stream generate"),
+    ]
 
 
 def test_only_one_output_can_be_standard_output(capsys):
