@@ -5,11 +5,13 @@ before the work, so a bad path does not waste a long run."""
 from __future__ import annotations
 
 import argparse
+import http.server
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -294,6 +296,30 @@ def test_number_takes_finite_values_within_its_bounds():
 def test_profile_refuses_a_url_it_cannot_ask(capsys, url):
     assert refused(capsys, "profile", "c1", "--url", url)[0] == (
         f"stream: profile: argument --url: {url!r} is not an http:// or https:// URL of a worker"
+    )
+
+
+def test_profile_explains_fausts_bare_service_unavailable(capsys):
+    # What Faust's router answers while the worker starts or rebalances.
+    class Starting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"Service unavailable. Try again later."
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Starting) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        line = fails(capsys, "profile", "c1", "--url", url, code=3)
+        server.shutdown()
+    assert (
+        line
+        == f"stream profile: the worker at {url} is starting or rebalancing; try again in a moment"
     )
 
 
