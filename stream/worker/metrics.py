@@ -111,6 +111,12 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.held_events = Gauge(
+            "segmentation_held_events",
+            "Input events waiting for the other input topics of their partition to be read "
+            "up to their event time (a backlog read faster on one topic than another).",
+            registry=r,
+        )
         self.watermark_delay_seconds = Gauge(
             "segmentation_watermark_delay_seconds",
             "Wall time minus the partition's event-time clock (watermark); grows while "

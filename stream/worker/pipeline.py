@@ -1,7 +1,8 @@
 """The worker's batch handler: records in, engine, then state, outputs and acks out.
 
 Per fetch: validate every record (rejects become dead letters), merge each partition's records
-from the three input topics by event time, run them through the engine, write each changed
+from the three input topics by event time (across fetches: see ``aligning``), run them
+through the engine, write each changed
 profile once to the table and its changelog, produce the outputs (and, at most once a second,
 the changed customers' profiles to the compacted ``customer.profiles``), and only then ack the
 offsets, so Faust commits nothing whose effects were not handed to the producer first (its
@@ -31,6 +32,7 @@ from stream.core.churn import ChurnModel
 from stream.core.engine import Engine, Output
 from stream.core.lookup import current_profile
 from stream.core.profile import Profile
+from stream.worker.aligning import Aligner, Held
 from stream.worker.metrics import Metrics
 from stream.worker.producing import Partitioner, by_partition, send_batches
 from stream.worker.profiles import TableProfiles
@@ -41,6 +43,11 @@ log = logging.getLogger(__name__)
 END_OF_FLUSH = b"\x00end-of-flush"
 PUBLISH_PROFILES_S = 1.0
 """Changed profiles go to ``customer.profiles`` at most this often, each once."""
+MAX_HELD = 50_000
+"""Records held back at most, in all, for the input topics to meet in event time (about
+1.5 kB each with their parsed event)."""
+MAX_WAIT_S = 10.0
+"""How long a partition's records wait at most for a topic that does not catch up."""
 
 
 def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> DeadLetter:
@@ -103,6 +110,9 @@ class Pipeline:
         self._partitioners: dict[str, Partitioner] = {}
         self._unpublished: dict[int, dict[str, Profile]] = {}
         self._published_at = 0.0
+        # Sorted as Kafka lists them, so events at one time are taken in one order always.
+        self.aligner = Aligner(sorted(self.topics), max_held=MAX_HELD, max_wait_s=MAX_WAIT_S)
+        self._forced_logged, self._forced_logged_at = 0, -math.inf
 
     # -- engine lifecycle ---------------------------------------------------------------
 
@@ -186,6 +196,7 @@ class Pipeline:
                 self.save_churn()
             # Eager rebalancing revokes everything: rebuild from the table after recovery.
             self.engine = None
+            self.aligner.drop()  # unacked: they are read again from the committed offsets
             self.metrics.profiles.set(0)
             self.profiles.forget()
             # Their new owner publishes them when they next change.
@@ -232,51 +243,90 @@ class Pipeline:
             started = time.perf_counter()
             engine = self._ensure_engine()
             emitted_at = datetime.now(UTC)
-            outputs: list[Output] = []
-            dead: list[DeadLetter] = []
-            counts: Counter[str] = Counter()
+            now = time.monotonic()
             for partition, items in self._by_partition(batch).items():
-                self.profiles.partition = partition
-                events = []
-                for topic, record in items:
-                    counts[topic] += 1
-                    try:
-                        event = parse_input(
-                            self._kind[topic],
-                            record.value or b"",
-                            max_bytes=self.settings.max_payload_bytes,
-                            interaction_types=engine.interaction_types,
-                        )
-                        if record.key != event.customer_id.encode():
-                            raise InvalidInput(
-                                f"message key {record.key!r} is not the customer_id "
-                                f"{event.customer_id!r}; key every event by customer_id"
-                            )
-                    except InvalidInput as exc:
-                        dead.append(dead_letter(record, topic, str(exc), emitted_at))
-                        self.metrics.dead_lettered(exc.category)
-                        continue
-                    events.append((event, topic, record))
-                # Three topics feed each partition: take their records in event-time order.
-                events.sort(key=lambda found: found[0].ts)
-                for event, topic, record in events:
-                    try:
-                        result = engine.process(event, partition, emitted_at)
-                    except Exception as exc:
-                        # A bug met by one valid event: stopping here would fail on the same
-                        # record at every restart and hold up the whole partition behind it.
-                        log.exception("engine failed on an event; dead-lettered")
-                        reason = f"engine failed on this event: {type(exc).__name__}: {exc}"
-                        dead.append(dead_letter(record, topic, reason, emitted_at))
-                        self.metrics.dead_lettered("engine")
-                        continue
-                    counts[result.status] += 1
-                    counts["late"] += result.late
-                    outputs.extend(result.outputs)
-            await self._emit(outputs, dead)
-            await self._ack(batch)
-            self._count(counts, len(dead))
+                held = [self._parse(topic, record, engine, emitted_at) for topic, record in items]
+                self.aligner.add(partition, held, now)
+            await self._handle(self.aligner.release(self._behind, now), emitted_at)
             self.metrics.processing_seconds.labels("event").observe(time.perf_counter() - started)
+
+    def _parse(self, topic: str, record: Any, engine: Engine, emitted_at: datetime) -> Held:
+        """The record's event, to wait for its turn in event time; or its dead letter, which
+        waits for nothing but the records before it on its topic."""
+        try:
+            event = parse_input(
+                self._kind[topic],
+                record.value or b"",
+                max_bytes=self.settings.max_payload_bytes,
+                interaction_types=engine.interaction_types,
+            )
+            if record.key != event.customer_id.encode():
+                raise InvalidInput(
+                    f"message key {record.key!r} is not the customer_id "
+                    f"{event.customer_id!r}; key every event by customer_id"
+                )
+        except InvalidInput as exc:
+            letter = dead_letter(record, topic, str(exc), emitted_at)
+            return Held(-math.inf, topic, record.offset, (record, letter, exc.category))
+        return Held(event.ts.timestamp(), topic, record.offset, (record, event, None))
+
+    def _behind(self, topic: str, partition: int) -> bool:
+        """Whether the consumer has more of this input partition to read than it handed over."""
+        tp = TP(topic, partition)
+        consumer = self.app.consumer
+        try:
+            end = consumer.highwater(tp)
+        except AssertionError:  # not assigned here (any more)
+            return False
+        position = consumer._read_offset.get(tp)
+        return end is not None and position is not None and position < end
+
+    async def _handle(self, released: dict[int, list[Held]], emitted_at: datetime) -> None:
+        """Run released records through the engine; emit what it produced; ack them."""
+        if not released:
+            return
+        engine = self._ensure_engine()
+        outputs: list[Output] = []
+        dead: list[DeadLetter] = []
+        counts: Counter[str] = Counter()
+        offsets: dict[TP, list[int]] = {}
+        for partition, held in released.items():
+            self.profiles.partition = partition
+            for _, topic, _, (record, event, category) in held:
+                counts[topic] += 1
+                offsets.setdefault(TP(topic, partition), []).append(record.offset)
+                if isinstance(event, DeadLetter):
+                    dead.append(event)
+                    self.metrics.dead_lettered(category)
+                    continue
+                try:
+                    result = engine.process(event, partition, emitted_at)
+                except Exception as exc:
+                    # A bug met by one valid event: stopping here would fail on the same
+                    # record at every restart and hold up the whole partition behind it.
+                    log.exception("engine failed on an event; dead-lettered")
+                    reason = f"engine failed on this event: {type(exc).__name__}: {exc}"
+                    dead.append(dead_letter(record, topic, reason, emitted_at))
+                    self.metrics.dead_lettered("engine")
+                    continue
+                counts[result.status] += 1
+                counts["late"] += result.late
+                outputs.extend(result.outputs)
+        await self._emit(outputs, dead)
+        await self._ack(offsets)
+        self._count(counts, len(dead))
+        self._report_forced()
+
+    def _report_forced(self) -> None:
+        forced = self.aligner.forced
+        self.metrics.held_events.set(self.aligner.held)
+        if forced > self._forced_logged and time.monotonic() - self._forced_logged_at >= 60:
+            log.warning(
+                "events processed before another input topic of their partition caught up: "
+                "the clock may run ahead of that topic's events",
+                extra={"events": forced - self._forced_logged, "held": self.aligner.held},
+            )
+            self._forced_logged, self._forced_logged_at = forced, time.monotonic()
 
     def _by_partition(self, batch: dict[TP, list[Any]]) -> dict[int, list[tuple[str, Any]]]:
         grouped: dict[int, list[tuple[str, Any]]] = {}
@@ -291,6 +341,8 @@ class Pipeline:
                 return
             started = time.perf_counter()
             emitted_at = datetime.now(UTC)
+            # Records waiting for a topic that has since caught up, or waited long enough.
+            await self._handle(self.aligner.release(self._behind, time.monotonic()), emitted_at)
             outputs: list[Output] = []
             for partition, state in sorted(self.engine.partitions.items()):
                 if wall_ts is None and state.clock.now == float("-inf"):
@@ -415,10 +467,10 @@ class Pipeline:
             return 0.0
         return messages / self._rate if self._rate > 0 else float("inf")
 
-    async def _ack(self, batch: dict[TP, list[Any]]) -> None:
+    async def _ack(self, offsets: dict[TP, list[int]]) -> None:
         consumer = self.app.consumer
-        for tp, records in batch.items():
-            await consumer.ack_offsets(tp, [r.offset for r in records])
+        for tp, acked in offsets.items():
+            await consumer.ack_offsets(tp, acked)
 
     def _count(self, counts: Counter[str], dead: int) -> None:
         metrics = self.metrics

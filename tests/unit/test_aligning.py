@@ -1,0 +1,99 @@
+"""The worker's merge of a partition's input topics in event time, across fetches."""
+
+import math
+
+from stream.worker.aligning import Aligner, Held
+
+TOPICS = ["interactions", "purchases", "surveys"]
+
+
+_offsets = {}
+
+
+def held(topic, *times, partition=0):
+    """Records of ``topic`` at these times, at the offsets after the last ones made."""
+    first = _offsets.get((topic, partition), 0)
+    _offsets[topic, partition] = first + len(times)
+    return [Held(ts, topic, first + i, f"{topic[0]}{ts:g}") for i, ts in enumerate(times)]
+
+
+def behind_on(*lagging):
+    return lambda topic, partition: (topic, partition) in lagging
+
+
+def items(released, partition=0):
+    return [h.item for h in released.get(partition, [])]
+
+
+def aligner(max_held=1_000, max_wait_s=10.0):
+    return Aligner(TOPICS, max_held=max_held, max_wait_s=max_wait_s)
+
+
+def test_topics_with_nothing_more_to_read_are_merged_in_event_time():
+    a = aligner()
+    a.add(0, held("interactions", 1, 4, 6) + held("purchases", 2, 5), now=0)
+    assert items(a.release(behind_on(), now=0)) == ["i1", "p2", "i4", "p5", "i6"]
+    assert a.held == 0
+
+
+def test_a_topic_with_more_to_read_holds_the_others_until_its_records_come():
+    # A replayed year: page views read to December while the purchases are still unread.
+    a = aligner()
+    a.add(0, held("interactions", 10, 200, 330), now=0)
+    assert a.release(behind_on(("purchases", 0)), now=1) == {}
+    a.add(0, held("purchases", 5, 100), now=2)
+    # The purchases read so far go with the page views before them; the rest waits again.
+    released = a.release(behind_on(("purchases", 0)), now=2)
+    assert items(released) == ["p5", "i10", "p100"]
+    a.add(0, held("purchases", 300), now=3)
+    assert items(a.release(behind_on(), now=3)) == ["i200", "p300", "i330"]
+    assert a.forced == 0
+
+
+def test_a_partition_waits_only_for_its_own_topics():
+    a = aligner()
+    a.add(0, held("interactions", 1), now=0)
+    a.add(1, held("interactions", 1, partition=1), now=0)
+    released = a.release(behind_on(("purchases", 1)), now=0)
+    assert items(released, 0) == ["i1"] and items(released, 1) == []
+
+
+def test_a_record_that_is_not_an_event_waits_only_for_its_topics_earlier_records():
+    a = aligner()
+    a.add(0, held("purchases", 7) + [Held(-math.inf, "purchases", 10**6, "dead")], now=0)
+    a.add(0, held("interactions", 3), now=0)
+    assert items(a.release(behind_on(), now=0)) == ["i3", "p7", "dead"]
+
+
+def test_records_wait_at_most_max_wait_s_for_a_topic_that_does_not_catch_up():
+    a = aligner(max_wait_s=10)
+    a.add(0, held("interactions", 1, 2), now=0)
+    assert a.release(behind_on(("purchases", 0)), now=9) == {}
+    assert items(a.release(behind_on(("purchases", 0)), now=10)) == ["i1", "i2"]
+    assert a.forced == 2
+
+
+def test_past_max_held_the_oldest_records_go_whatever_they_wait_for():
+    a = aligner(max_held=3)
+    a.add(0, held("interactions", 5, 6), now=0)
+    a.add(1, held("interactions", 1, 9, partition=1), now=0)
+    released = a.release(behind_on(("purchases", 0), ("purchases", 1)), now=0)
+    assert items(released, 1) == ["i1"] and a.held == 3 and a.forced == 1
+
+
+def test_dropped_records_are_forgotten():
+    a = aligner()
+    a.add(0, held("interactions", 1), now=0)
+    a.drop()
+    assert a.held == 0 and a.release(behind_on(), now=0) == {}
+
+
+def test_records_read_again_are_taken_once():
+    # A fetch that raced the consumer's seek back to the committed offsets.
+    a = aligner()
+    first = held("interactions", 1, 2, 3)
+    a.add(0, first[:2], now=0)
+    a.add(0, first, now=0)
+    assert [h.offset for h in a.release(behind_on(), now=0)[0]] == [h.offset for h in first]
+    a.add(0, first, now=1)
+    assert a.held == 0
