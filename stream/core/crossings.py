@@ -4,7 +4,9 @@ A silent customer's R, F and M scores change only when the population moves a sc
 threshold (:class:`stream.core.scores.Thresholds`) across their own value. Customers are filed
 by coarse buckets of their keys (an hour of last purchase, the purchase count, 1% of spend), so
 a sweep visits the buckets between each old and new cut point and returns just those
-customers: the cost follows the customers who may change, not everyone.
+customers: the cost follows the customers who may change, not everyone. Their keys are kept
+too, so that (``exact``) only those whose value lies between the two cut points, whose score
+the move did change, are returned, not their bucket neighbours.
 
 >>> index = CrossingIndex()
 >>> index.move("a", None, RfmKeys(86_400 * 10, 2, 1000))
@@ -12,6 +14,14 @@ customers: the cost follows the customers who may change, not everyone.
 >>> old = Cuts((86_400 * 5,), (1,), (500,), ())
 >>> sorted(index.crossed(old, Cuts((86_400 * 20,), (1,), (500,), ())))
 ['a']
+
+A cut that moves within a bucket without passing anyone's value crosses nobody, though the
+bucket is visited:
+
+>>> old = Cuts((86_400 * 10 + 20,), (1,), (500,), ())
+>>> new = Cuts((86_400 * 10 + 10,), (1,), (500,), ())
+>>> sorted(index.crossed(old, new)), sorted(index.crossed(old, new, exact=False))
+([], ['a'])
 """
 
 from __future__ import annotations
@@ -26,7 +36,8 @@ class CrossingIndex:
     __slots__ = ("_files",)
 
     def __init__(self) -> None:
-        self._files: tuple[dict[int, set[str]], ...] = ({}, {}, {})
+        self._files: tuple[dict[int, dict[str, int]], ...] = ({}, {}, {})
+        """Per dimension and bucket, its customers and their keys on that dimension."""
 
     def move(self, customer_id: str, old: RfmKeys | None, new: RfmKeys | None) -> None:
         if old == new:
@@ -39,21 +50,21 @@ class CrossingIndex:
             new_bucket = None if new_key is None else int(position(new_key))
             if old_key is not None:
                 old_bucket = int(position(old_key))
-                if old_bucket == new_bucket:
-                    continue
                 members = files.get(old_bucket)
-                if members is not None:
-                    members.discard(customer_id)
+                if old_bucket != new_bucket and members is not None:
+                    members.pop(customer_id, None)
                     if not members:
                         del files[old_bucket]
-            if new_bucket is not None:
+            if new_key is not None and new_bucket is not None:
                 members = files.get(new_bucket)
                 if members is None:
-                    files[new_bucket] = {customer_id}
+                    files[new_bucket] = {customer_id: new_key}
                 else:
-                    members.add(customer_id)
+                    members[customer_id] = new_key
 
-    def crossed(self, old: Cuts, new: Cuts) -> set[str]:
+    def crossed(self, old: Cuts, new: Cuts, *, exact: bool = True) -> set[str]:
+        """The customers whose value lies between an old cut point and its new one, where
+        the move changed their score; not ``exact``: everyone filed in the buckets between."""
         found: set[str] = set()
         pairs: Iterable[tuple[int, tuple[int, ...], tuple[int, ...]]] = (
             (0, old.recency, new.recency),
@@ -65,14 +76,18 @@ class CrossingIndex:
             for a, b in zip(before, after, strict=True):
                 if a == b:
                     continue
-                low, high = int(position(min(a, b))), int(position(max(a, b)))
+                lowest, highest = (a, b) if a < b else (b, a)
+                low, high = int(position(lowest)), int(position(highest))
                 if high - low < len(files):
-                    for bucket in range(low, high + 1):
-                        found.update(files.get(bucket, ()))
+                    near = [files.get(bucket, {}) for bucket in range(low, high + 1)]
                 else:
-                    for bucket, members in files.items():
-                        if low <= bucket <= high:
-                            found.update(members)
+                    near = [members for bucket, members in files.items() if low <= bucket <= high]
+                for members in near:
+                    if exact:
+                        # Counted below the cut on one side and not on the other.
+                        found.update(c for c, key in members.items() if lowest < key <= highest)
+                    else:
+                        found.update(members)
         return found
 
     def counts(self) -> BucketCounts:

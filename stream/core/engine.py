@@ -444,7 +444,11 @@ class Engine:
         if state.cuts is None:
             crossed = state.crossings.everyone()
         else:
-            crossed = state.crossings.crossed(state.cuts, cuts)
+            # Only the customers whose score a move changed: every other stored score is
+            # already the one these cut points give. But with a rolling window an expiry
+            # can move the cut points during the tick, and the swept customers after it are
+            # scored against the moved ones: then all those near a crossing are.
+            crossed = state.crossings.crossed(state.cuts, cuts, exact=self._window_s is None)
             crossed |= state.rescored
         state.rescored = set()
         state.cuts = cuts
