@@ -112,7 +112,9 @@ class Pipeline:
         self._published_at = 0.0
         # Sorted as Kafka lists them, so events at one time are taken in one order always.
         self.aligner = Aligner(sorted(self.topics), max_held=MAX_HELD, max_wait_s=MAX_WAIT_S)
-        self._forced_logged, self._forced_logged_at = 0, -math.inf
+        self._warned: dict[str, tuple[int, float]] = {}
+        """Per recurring warning: the count last reported and when (see :meth:`_warn`)."""
+        self._old_events = 0
 
     # -- engine lifecycle ---------------------------------------------------------------
 
@@ -290,9 +292,11 @@ class Pipeline:
         dead: list[DeadLetter] = []
         counts: Counter[str] = Counter()
         offsets: dict[TP, list[int]] = {}
+        horizon_s = self.settings.engine.churn_horizon_s
+        live = self.settings.clock == "live"
         for partition, held in released.items():
             self.profiles.partition = partition
-            for _, topic, _, (record, event, category) in held:
+            for ts, topic, _, (record, event, category) in held:
                 counts[topic] += 1
                 offsets.setdefault(TP(topic, partition), []).append(record.offset)
                 if isinstance(event, DeadLetter):
@@ -310,23 +314,35 @@ class Pipeline:
                     self.metrics.dead_lettered("engine")
                     continue
                 counts[result.status] += 1
-                counts["late"] += result.late
+                if result.late:
+                    counts["late"] += 1
+                    if live and engine.clock(partition).now - ts > horizon_s:
+                        self._old_events += 1
                 outputs.extend(result.outputs)
         await self._emit(outputs, dead)
         await self._ack(offsets)
         self._count(counts, len(dead))
-        self._report_forced()
-
-    def _report_forced(self) -> None:
-        forced = self.aligner.forced
         self.metrics.held_events.set(self.aligner.held)
-        if forced > self._forced_logged and time.monotonic() - self._forced_logged_at >= 60:
-            log.warning(
-                "events processed before another input topic of their partition caught up: "
-                "the clock may run ahead of that topic's events",
-                extra={"events": forced - self._forced_logged, "held": self.aligner.held},
-            )
-            self._forced_logged, self._forced_logged_at = forced, time.monotonic()
+        self._warn(
+            "events processed before another input topic of their partition caught up: "
+            "the clock may run ahead of that topic's events",
+            self.aligner.forced,
+            held=self.aligner.held,
+        )
+        self._warn(
+            "events older than their partition's clock by more than the churn horizon, "
+            "which follows wall time (STREAM_CLOCK=live): replaying history? Run the workers "
+            "with STREAM_CLOCK=event, or every replayed customer is judged silent since then",
+            self._old_events,
+        )
+
+    def _warn(self, message: str, count: int, **extra: Any) -> None:
+        """Log ``message`` when ``count`` (a running total) has grown, at most once a minute:
+        a backlog would otherwise repeat it for every batch."""
+        reported, at = self._warned.get(message, (0, -math.inf))
+        if count > reported and time.monotonic() - at >= 60:
+            log.warning(message, extra={"events": count - reported, **extra})
+            self._warned[message] = (count, time.monotonic())
 
     def _by_partition(self, batch: dict[TP, list[Any]]) -> dict[int, list[tuple[str, Any]]]:
         grouped: dict[int, list[tuple[str, Any]]] = {}

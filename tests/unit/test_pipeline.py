@@ -3,7 +3,9 @@ fails. No broker: the engine and the output side are replaced where a test says 
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import orjson
@@ -34,6 +36,38 @@ def test_a_damaged_saved_churn_model_is_kept_aside_and_learning_starts_again(tmp
     assert "churn model not restored" in caplog.text
 
 
+def _purchase(offset, customer, ts):
+    """A purchase as the consumer hands it over."""
+    body = {
+        "event_id": f"e{offset}",
+        "customer_id": customer,
+        "ts": ts,
+        "order_id": f"o{offset}",
+        "amount": 20.0,
+        "currency": "EUR",
+    }
+    value = orjson.dumps(body)
+    return SimpleNamespace(
+        key=customer.encode(), value=value, partition=0, offset=offset, timestamp=None
+    )
+
+
+def test_history_replayed_into_a_wall_clock_worker_is_warned_about(tmp_path, caplog):
+    pipeline = _pipeline(tmp_path)  # STREAM_CLOCK=live, the default
+    pipeline.engine = Engine(EngineConfig(), {})
+
+    async def nothing(*args):
+        pass
+
+    pipeline._emit, pipeline._ack = nothing, nothing
+    pipeline._behind = lambda topic, partition: False
+    topic = pipeline.settings.topics.purchases
+    pipeline.engine.tick(0, datetime.now(UTC), wall_ts=time.time())
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(pipeline.process({TP(topic, 0): [_purchase(0, "c1", "2024-01-05T10:00:00Z")]}))
+    assert "replaying history? Run the workers with STREAM_CLOCK=event" in caplog.text
+
+
 class _FailingEngine(Engine):
     """An engine with a bug that one customer's events run into."""
 
@@ -59,22 +93,7 @@ def test_an_event_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(tmp
     pipeline._emit, pipeline._ack = emit, ack
     pipeline._behind = lambda topic, partition: False  # no consumer: nothing more to read
     records = [
-        SimpleNamespace(
-            key=customer.encode(),
-            value=orjson.dumps(
-                {
-                    "event_id": f"e{i}",
-                    "customer_id": customer,
-                    "ts": f"2025-05-0{i + 1}T10:00:00Z",
-                    "order_id": f"o{i}",
-                    "amount": 20.0,
-                    "currency": "EUR",
-                }
-            ),
-            partition=0,
-            offset=i,
-            timestamp=None,
-        )
+        _purchase(i, customer, f"2025-05-0{i + 1}T10:00:00Z")
         for i, customer in enumerate(("c-ok", "c-bug"))
     ]
     asyncio.run(pipeline.process({TP(topic, 0): records}))
