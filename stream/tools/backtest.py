@@ -1,8 +1,9 @@
 """``stream backtest FILE --cutoff DATE``: the live engine over a history file, then judged.
 
 Runs the same core as the worker over every event before the cutoff, in event-time order, on
-one partition and with no broker (the worker partitions by customer and takes each fetch in
-event-time order, so per customer it sees the same order). Then it advances the clock to the
+one partition and with no broker (the worker partitions by customer and merges each
+partition's input topics in event-time order, so per customer it sees the same order; with
+one partition the same outputs). Then it advances the clock to the
 cutoff, so silent customers are evaluated as of then, and compares that state with what the
 file says happened in the ``--horizon-days`` after it (see ``stream.tools.evaluation``).
 
