@@ -7,7 +7,7 @@ from pathlib import Path
 
 import schemas
 from stream.config import Settings, Topics
-from stream.tools.options import cannot_write
+from stream.tools.options import UsageError, cannot_write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     topic_names = dict(zip(Topics().all, settings.topics.all, strict=True))
+    if args.directory.exists() and not args.directory.is_dir():
+        # mkdir's own "File exists" does not say what is wrong with it.
+        raise UsageError(f"{args.directory} is a file, not a directory to write the schemas into")
     try:
         written = schemas.export(args.directory, topic_names)
     except OSError as exc:
