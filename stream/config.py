@@ -21,6 +21,11 @@ class ConfigError(ValueError):
 
 EMBEDDED_PORT = 19092
 PORT = Bounds(1, 65535, high_open=False)
+SERVICE_LINK = re.compile(
+    r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT\w*|PORT(_\d+_(TCP|UDP|SCTP)\w*)?)"
+)
+"""What Kubernetes sets for a Service named stream-... (STREAM_..._SERVICE_HOST and the
+like): not a mistyped setting."""
 TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 """What Kafka accepts as a topic name (besides "." and "..", which it refuses)."""
 
@@ -229,9 +234,11 @@ class Settings:
         unknown = sorted(
             key
             for key in os.environ
-            if key.startswith("STREAM_") and not key.startswith("STREAM_ENGINE_")
+            if key.startswith("STREAM_")
+            and not key.startswith("STREAM_ENGINE_")
+            and key not in _READ
+            and not SERVICE_LINK.fullmatch(key)
         )
-        unknown = [key for key in unknown if key not in _READ]
         if unknown:
             # Left alone, STREAM_TOPIC_PURCHASE (for _PURCHASES) would quietly keep the default.
             raise ConfigError(

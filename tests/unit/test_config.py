@@ -79,6 +79,21 @@ def test_a_bad_setting_names_the_variable(monkeypatch, name, value, message):
         Settings.from_env()
 
 
+def test_kubernetes_service_links_are_not_taken_for_mistyped_settings(monkeypatch):
+    links = {
+        "STREAM_SEGMENTATION_SERVICE_HOST": "10.0.0.7",
+        "STREAM_SEGMENTATION_SERVICE_PORT": "6066",
+        "STREAM_SEGMENTATION_SERVICE_PORT_WEB": "6066",
+        "STREAM_SEGMENTATION_PORT": "tcp://10.0.0.7:6066",
+        "STREAM_SEGMENTATION_PORT_6066_TCP": "tcp://10.0.0.7:6066",
+        "STREAM_SEGMENTATION_PORT_6066_TCP_PROTO": "tcp",
+        "STREAM_SEGMENTATION_PORT_6066_TCP_ADDR": "10.0.0.7",
+    }
+    for name, value in links.items():
+        monkeypatch.setenv(name, value)
+    assert Settings.from_env().web_port == 6066
+
+
 def test_renamed_topics_are_read(monkeypatch):
     monkeypatch.setenv("STREAM_TOPIC_PURCHASES", "shop-1.Purchases_v2")
     monkeypatch.setenv("STREAM_TOPIC_PROFILES", "p" * 249)
