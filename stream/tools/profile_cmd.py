@@ -63,12 +63,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             profile = json.loads(answer.read())
     except urllib.error.HTTPError as exc:
         body = exc.read().decode(errors="replace")
-        if body.startswith("{"):
-            message = json.loads(body).get("error", body)
-        elif exc.code == 503:  # Faust's own "Service unavailable. Try again later."
+        message = json.loads(body).get("error", body) if body.startswith("{") else body
+        if exc.code == 503 and message.startswith("Service unavailable"):
+            # Faust's router, while the worker starts or rebalances: says neither.
             message = f"the worker at {base} is starting or rebalancing; try again in a moment"
-        else:
-            message = body
         print(f"stream profile: {message}", file=sys.stderr)
         return 1 if exc.code == 404 else 3
     except (urllib.error.URLError, OSError) as exc:

@@ -299,11 +299,18 @@ def test_profile_refuses_a_url_it_cannot_ask(capsys, url):
     )
 
 
-def test_profile_explains_fausts_bare_service_unavailable(capsys):
-    # What Faust's router answers while the worker starts or rebalances.
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error": "Service unavailable. Try again later."}',
+        b"Service unavailable. Try again later.",
+    ],
+)
+def test_profile_explains_fausts_bare_service_unavailable(capsys, body):
+    # What Faust's router answers while the worker starts or rebalances (its view turns the
+    # error into JSON).
     class Starting(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            body = b"Service unavailable. Try again later."
             self.send_response(503)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
