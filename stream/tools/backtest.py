@@ -3,7 +3,8 @@
 Runs the same core as the worker over every event before the cutoff, in event-time order, on
 one partition and with no broker (the worker partitions by customer and merges each
 partition's input topics in event-time order, so per customer it sees the same order; with
-one partition the same outputs). Then it advances the clock to the
+one partition the same outputs, but for events at the same time, which the worker takes
+topic by topic and the backtest in file order). Then it advances the clock to the
 cutoff, so silent customers are evaluated as of then, and compares that state with what the
 file says happened in the ``--horizon-days`` after it (see ``stream.tools.evaluation``).
 

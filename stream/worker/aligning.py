@@ -106,7 +106,8 @@ class Aligner:
         heapq.heapify(heads)
         out: list[Held] = []
         while heads and len(out) < count:
-            if any(not queues[t] for t in blocking):
+            # A record that is not an event moves no clock: it waits for nothing.
+            if heads[0][0] != -math.inf and any(not queues[t] for t in blocking):
                 break
             _, rank, topic = heapq.heappop(heads)
             queue = queues[topic]

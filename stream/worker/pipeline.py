@@ -199,6 +199,7 @@ class Pipeline:
             # Eager rebalancing revokes everything: rebuild from the table after recovery.
             self.engine = None
             self.aligner.drop()  # unacked: they are read again from the committed offsets
+            self.metrics.held_events.set(0)
             self.metrics.profiles.set(0)
             self.profiles.forget()
             # Their new owner publishes them when they next change.
@@ -250,6 +251,7 @@ class Pipeline:
                 held = [self._parse(topic, record, engine, emitted_at) for topic, record in items]
                 self.aligner.add(partition, held, now)
             await self._handle(self.aligner.release(self._behind, now), emitted_at)
+            self.metrics.held_events.set(self.aligner.held)
             self.metrics.processing_seconds.labels("event").observe(time.perf_counter() - started)
 
     def _parse(self, topic: str, record: Any, engine: Engine, emitted_at: datetime) -> Held:
@@ -280,8 +282,10 @@ class Pipeline:
             end = consumer.highwater(tp)
         except AssertionError:  # not assigned here (any more)
             return False
+        if end is None:  # no fetch answered for it yet: what it holds is unknown
+            return True
         position = consumer._read_offset.get(tp)
-        return end is not None and position is not None and position < end
+        return position is not None and position < end
 
     async def _handle(self, released: dict[int, list[Held]], emitted_at: datetime) -> None:
         """Run released records through the engine; emit what it produced; ack them."""
@@ -322,7 +326,6 @@ class Pipeline:
         await self._emit(outputs, dead)
         await self._ack(offsets)
         self._count(counts, len(dead))
-        self.metrics.held_events.set(self.aligner.held)
         self._warn(
             "events processed before another input topic of their partition caught up: "
             "the clock may run ahead of that topic's events",
@@ -359,6 +362,7 @@ class Pipeline:
             emitted_at = datetime.now(UTC)
             # Records waiting for a topic that has since caught up, or waited long enough.
             await self._handle(self.aligner.release(self._behind, time.monotonic()), emitted_at)
+            self.metrics.held_events.set(self.aligner.held)
             outputs: list[Output] = []
             for partition, state in sorted(self.engine.partitions.items()):
                 if wall_ts is None and state.clock.now == float("-inf"):

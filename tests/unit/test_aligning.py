@@ -97,3 +97,10 @@ def test_records_read_again_are_taken_once():
     assert [h.offset for h in a.release(behind_on(), now=0)[0]] == [h.offset for h in first]
     a.add(0, first, now=1)
     assert a.held == 0
+
+
+def test_a_record_that_is_not_an_event_goes_while_the_others_wait():
+    a = aligner()
+    a.add(0, [Held(-math.inf, "purchases", 0, "dead")] + held("interactions", 5), now=0)
+    assert items(a.release(behind_on(("surveys", 0)), now=0)) == ["dead"]
+    assert a.forced == 0 and a.held == 1
