@@ -9,9 +9,10 @@ topic's in offset order, and leave in event-time order for as long as every topi
 be merged with either has records waiting too or has nothing more to read now.
 
 Two limits keep a topic that never catches up from holding the others for ever: the records
-of a partition that waited longer than ``max_wait_s`` go anyway, and so do the oldest ones
-when more than ``max_held`` records wait in all. Records leave each topic in offset order,
-so the consumer can ack them as they go.
+of a partition go anyway once the topics they wait for have brought nothing for
+``max_wait_s`` (a topic still bringing records is worth waiting for, however long its
+fetches take to handle), and the oldest ones go when more than ``max_held`` records wait in
+all. Records leave each topic in offset order, so the consumer can ack them as they go.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Aligner:
         """When the oldest record still waiting in each partition arrived (monotonic)."""
         self._next: dict[tuple[str, int], int] = {}
         """The offset after the last record taken, per topic and partition."""
+        self._arrived: dict[tuple[str, int], float] = {}
+        """When each topic and partition last brought a record."""
         self.held = 0
         self.forced = 0
         """Records that went before the topics they waited for caught up (a limit hit)."""
@@ -58,6 +61,7 @@ class Aligner:
             if record.offset >= self._next.get(key, -1):
                 fresh.append(record)
                 self._next[key] = record.offset + 1
+                self._arrived[key] = now
         if not fresh:
             return
         queues = self._queues.setdefault(partition, {t: deque() for t in self.topics})
@@ -76,7 +80,11 @@ class Aligner:
         released: dict[int, list[Held]] = {}
         for partition in sorted(self._queues):
             blocking = {t for t in self.topics if behind(t, partition)}
-            overdue = blocking and now - self._since[partition] >= self.max_wait_s
+            since = self._since[partition]
+            overdue = blocking and all(
+                now - max(self._arrived.get((t, partition), since), since) >= self.max_wait_s
+                for t in blocking
+            )
             out = self._pop(partition, math.inf, set() if overdue else blocking, now)
             if out:
                 released[partition] = out
@@ -95,6 +103,7 @@ class Aligner:
         self._queues.clear()
         self._since.clear()
         self._next.clear()
+        self._arrived.clear()
         self.held = 0
 
     def _pop(self, partition: int, count: float, blocking: set[str], now: float) -> list[Held]:

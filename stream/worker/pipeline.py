@@ -47,7 +47,7 @@ MAX_HELD = 50_000
 """Records held back at most, in all, for the input topics to meet in event time (about
 1.5 kB each with their parsed event)."""
 MAX_WAIT_S = 10.0
-"""How long a partition's records wait at most for a topic that does not catch up."""
+"""How long a partition's records wait at most for a topic that brings nothing more."""
 
 
 def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> DeadLetter:

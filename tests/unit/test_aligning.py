@@ -65,6 +65,20 @@ def test_a_record_that_is_not_an_event_waits_only_for_its_topics_earlier_records
     assert items(a.release(behind_on(), now=0)) == ["i3", "p7", "dead"]
 
 
+def test_records_wait_for_a_topic_that_keeps_bringing_records_however_long_it_takes():
+    # A backlog in big fetches: each takes seconds to handle, and the purchases come a few
+    # fetches after the page views.
+    a = aligner(max_wait_s=10)
+    a.add(0, held("interactions", 10, 20, 30), now=0)
+    assert a.release(behind_on(("purchases", 0)), now=0) == {}
+    a.add(0, held("purchases", 5), now=12)
+    assert items(a.release(behind_on(("purchases", 0)), now=12)) == ["p5"]
+    assert a.release(behind_on(("purchases", 0)), now=21) == {}
+    a.add(0, held("purchases", 25), now=21)
+    assert items(a.release(behind_on(), now=25)) == ["i10", "i20", "p25", "i30"]
+    assert a.forced == 0
+
+
 def test_records_wait_at_most_max_wait_s_for_a_topic_that_does_not_catch_up():
     a = aligner(max_wait_s=10)
     a.add(0, held("interactions", 1, 2), now=0)
