@@ -62,7 +62,7 @@ class Profile:
     first_purchase_ts: float | None
     last_purchase_ts: float | None
     previous_purchase_ts: float | None
-    """The purchase before the last (the second latest, whatever the arrival order): a gap of
+    """The latest purchase time before the last one (whatever the arrival order): a gap of
     the churn horizon between the two makes the customer reactivated."""
     frequency: int
     purchases: int
@@ -175,13 +175,13 @@ class Profile:
 
 def _previous_purchase(state: dict[str, Any]) -> float | None:
     """For a profile saved with the time it was reactivated instead: a previous purchase that
-    keeps its stage (the first, a horizon or more before a reactivating last; the last
-    itself otherwise). Only a later late purchase reads it more closely."""
+    keeps its stage (the first, a horizon or more before a reactivating last; none known
+    otherwise, until the next purchase or a late one)."""
     last: float | None = state["last_purchase_ts"]
-    if last is None or state["purchases"] < 2:
+    if last is None or state.get("reactivated_ts") != last:
         return None
     first: float = state["first_purchase_ts"]
-    return first if state.get("reactivated_ts") == last else last
+    return first
 
 
 def decayed_add(

@@ -75,7 +75,9 @@ def apply_purchase(
     if last is None or ts > last:
         profile.previous_purchase_ts = last
         profile.last_purchase_ts = ts
-    elif profile.previous_purchase_ts is None or ts > profile.previous_purchase_ts:
+    elif ts < last and (profile.previous_purchase_ts is None or ts > profile.previous_purchase_ts):
+        # Of the times before the last: two orders the day a customer came back (a history
+        # with dates only) still leave the silence before them.
         profile.previous_purchase_ts = ts
 
 

@@ -84,6 +84,7 @@ def test_a_late_purchase_from_before_the_churn_is_no_reactivation():
         ((0, 94.99, 95), 1 / 24, "growing"),  # back at 94.99: the order at 95 follows it
         ((0, 100, 50), 60, "growing"),  # the late order at 50 fills the silence
         ((0, 50, 150), 60, "reactivated"),
+        ((0, 100, 100), 1 / 24, "reactivated"),  # two orders the day they came back
     ],
 )
 def test_reactivation_does_not_depend_on_arrival_order(days, lateness_days, stage):
