@@ -2,8 +2,8 @@
 
 Per fetch: validate every record (rejects become dead letters), merge each partition's records
 from the three input topics by event time (across fetches: see ``aligning``), run them
-through the engine, write each changed
-profile once to the table and its changelog, produce the outputs (and, at most once a second,
+through the engine, write each changed profile once to the table and its changelog, produce
+the outputs (and, at most once a second,
 the changed customers' profiles to the compacted ``customer.profiles``), and only then ack the
 offsets, so Faust commits nothing whose effects were not handed to the producer first (its
 commit flushes the producer). At-least-once, and replays change nothing: repeated event ids
@@ -110,7 +110,7 @@ class Pipeline:
         self._partitioners: dict[str, Partitioner] = {}
         self._unpublished: dict[int, dict[str, Profile]] = {}
         self._published_at = 0.0
-        # Sorted as Kafka lists them, so events at one time are taken in one order always.
+        # By topic name: events at one time are taken in one order, whatever the fetches.
         self.aligner = Aligner(sorted(self.topics), max_held=MAX_HELD, max_wait_s=MAX_WAIT_S)
         self._warned: dict[str, tuple[int, float]] = {}
         """Per recurring warning: the count last reported and when (see :meth:`_warn`)."""
