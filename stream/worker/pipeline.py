@@ -3,10 +3,9 @@
 Per fetch: validate every record (rejects become dead letters), merge each partition's records
 from the three input topics by event time (across fetches: see ``aligning``), run them
 through the engine, write each changed profile once to the table and its changelog, produce
-the outputs (and, at most once a second,
-the changed customers' profiles to the compacted ``customer.profiles``), and only then ack the
-offsets, so Faust commits nothing whose effects were not handed to the producer first (its
-commit flushes the producer). At-least-once, and replays change nothing: repeated event ids
+the outputs (and, at most once a second, the changed customers' profiles to the compacted
+``customer.profiles``), and only then ack the offsets, so Faust commits nothing whose effects
+were not handed to the producer first (its commit flushes the producer). At-least-once, and replays change nothing: repeated event ids
 are dropped by the engine and output ids are deterministic.
 """
 
