@@ -5,8 +5,9 @@ from the three input topics by event time (across fetches: see ``aligning``), ru
 through the engine, write each changed profile once to the table and its changelog, produce
 the outputs (and, at most once a second, the changed customers' profiles to the compacted
 ``customer.profiles``), and only then ack the offsets, so Faust commits nothing whose effects
-were not handed to the producer first (its commit flushes the producer). At-least-once, and replays change nothing: repeated event ids
-are dropped by the engine and output ids are deterministic.
+were not handed to the producer first (its commit flushes the producer). At-least-once, and
+replays change nothing: repeated event ids are dropped by the engine and output ids are
+deterministic.
 """
 
 from __future__ import annotations
