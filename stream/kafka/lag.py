@@ -153,8 +153,8 @@ class OffsetReader:
         committed: Mapping[PartitionKey, int],
         wait_s: float = 2.0,
     ) -> dict[PartitionKey, int]:
-        """One past the last record actually readable, where the ``committed`` offset is past
-        the ``reported`` end.
+        """Where reading a partition ends (past its last record and the transaction markers
+        after it), where the ``committed`` offset is past the ``reported`` end.
 
         Some brokers (the embedded Tansu) report a partition's end as the start of its last
         record batch; reading that batch gives the true end. On Kafka a commit past the end
@@ -178,11 +178,13 @@ class OffsetReader:
                 # caught-up group.
                 reached = all(ends[key] >= committed[key] for key in ends)
                 polled = consumer.poll(timeout_ms=0 if reached else int(left * 1000))
+                for tp in wanted:
+                    # The fetch position: past the last record and past the transaction
+                    # markers after it, which are not records but take offsets.
+                    key = (tp.topic, tp.partition)
+                    ends[key] = max(ends[key], consumer.position(tp, timeout_ms=1000) or 0)
                 if not polled:
                     break
-                for tp, records in polled.items():
-                    key = (tp.topic, tp.partition)
-                    ends[key] = max(ends[key], records[-1].offset + 1)
         except CONNECTION_ERRORS as exc:
             raise self._unreachable(exc) from None
         finally:

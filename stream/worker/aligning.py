@@ -97,6 +97,11 @@ class Aligner:
             self.forced += 1
         return released
 
+    def waiting(self, topic: str, partition: int) -> int:
+        """How many records of this topic and partition wait here."""
+        queues = self._queues.get(partition)
+        return len(queues[topic]) if queues is not None else 0
+
     def drop(self) -> None:
         """Forget everything waiting (its partitions were revoked: the new owner reads the
         records again from the committed offsets)."""

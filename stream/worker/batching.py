@@ -11,6 +11,7 @@ help. So the consumer's drain loop hands each ``getmany()`` result straight to
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import faust
@@ -37,6 +38,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._last_acked: dict[TP, int] = {}
+        self.passed: dict[TP, int] = {}
+        """Per input partition: the fetch position after the last fetch handed over whole.
+        Every offset below it was handed to the handler or holds no record (a transaction
+        marker, which the fetcher skips). Forgotten at every seek, which moves the position
+        back."""
 
     async def _drain_messages(self, fetcher: Any) -> None:
         handler = self.handler
@@ -54,7 +60,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 # for, and nothing seeks them back, so recovery would never complete.
                 generation = app.consumer_generation_id
                 await self.sleep(0)
-                if not records or self.should_stop:
+                if self.should_stop:
+                    continue
+                if not records:
+                    # A fetch can bring nothing but transaction markers: the position moved.
+                    if self.flow_active and generation == app.consumer_generation_id:
+                        self._note_passed(handler.topics, active)
                     continue
                 # As Consumer.getmany does: a fetch made while flow is stopped is dropped and
                 # the consumer seeks back to the committed offsets, so nothing is skipped; a
@@ -96,6 +107,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 # A batch overtaken by a rebalance is left for the seek to committed offsets
                 # that ends the rebalance: its partitions' state may be gone already.
+                if self.flow_active and generation == app.consumer_generation_id:
+                    self._note_passed(handler.topics, active)
                 if batch and self.flow_active and generation == app.consumer_generation_id:
                     for tp, recs in batch.items():
                         read_offset[tp] = recs[-1].offset + 1
@@ -111,6 +124,48 @@ class BatchConsumer(faust_aiokafka.Consumer):
             if self.transport.app.should_stop:
                 return
             raise
+
+    def _note_passed(self, topics: set[str], active: set[TP] | None) -> None:
+        """After a fetch handed over whole: where aiokafka's fetcher stands on each input
+        partition it reads (private state, read as Faust's ``highwater`` reads the same
+        consumer's; a partition left out of the fetch keeps no position here)."""
+        consumer = self._thread._ensure_consumer()
+        subscription = consumer._subscription.subscription
+        assignment = subscription.assignment if subscription is not None else None
+        if assignment is None:
+            return
+        for atp in list(assignment.tps):
+            tp = TP(atp.topic, atp.partition)
+            if tp.topic not in topics or (
+                active is not None and tp not in active and tp not in self._buffered_partitions
+            ):
+                continue
+            state = assignment.state_value(atp)
+            if state is not None and state.has_valid_position:
+                self.passed[tp] = state.position
+
+    async def ack_passed(self, tp: TP) -> None:
+        """Ack the offsets after the last record handed over that hold no record, so the
+        committed offset reaches the end of a partition that ends in transaction markers,
+        as a Java consumer's does (lag 0, not 1 for ever). Call only when every record of
+        ``tp`` handed over has been acked."""
+        passed, read = self.passed.get(tp), self._read_offset[tp]
+        if passed is not None and read is not None and passed > read:
+            await self.ack_offsets(tp, list(range(read, passed)))
+            self._read_offset[tp] = passed
+
+    async def perform_seek(self) -> None:
+        self.passed.clear()
+        await super().perform_seek()
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self.passed.pop(partition, None)
+        await super().seek(partition, offset)
+
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        for tp in partitions:
+            self.passed.pop(tp, None)
+        await super().seek_wait(partitions)
 
     async def ack_offsets(self, tp: TP, offsets: list[int]) -> None:
         """Bulk ``Consumer.ack`` for one partition's ascending offsets.
@@ -148,6 +203,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             await self.handler.on_revoked(revoked)
             for tp in revoked:
                 self._last_acked.pop(tp, None)
+                self.passed.pop(tp, None)
             # The base method forgets acked offsets of revoked partitions: commit them first
             # (Faust flushes the producer before it commits), or they would be reprocessed.
             await self.commit()

@@ -71,6 +71,12 @@ class Metrics:
             "Processed events older than their partition's watermark (counted in event time).",
             registry=r,
         )
+        self.unaligned_events = Counter(
+            "segmentation_unaligned_events",
+            "Events processed before the other input topics of their partition were read up "
+            "to their event time (a topic that brought nothing for 10 s, or too many waiting).",
+            registry=r,
+        )
 
         # What the engine emitted.
         self.output_events = Counter(
@@ -100,14 +106,15 @@ class Metrics:
         # Progress against the broker and the event-time clock.
         self.consumer_lag_messages = Gauge(
             "segmentation_consumer_lag_messages",
-            "Messages between the committed position and the end of an assigned partition.",
+            "Messages of an assigned partition not processed yet: not read, or read and "
+            "waiting for the other input topics (segmentation_held_events).",
             ["topic", "partition"],
             registry=r,
         )
         self.consumer_lag_seconds = Gauge(
             "segmentation_consumer_lag_seconds",
-            "Age (wall time) of the oldest message not yet consumed on an assigned partition; "
-            "0 when caught up.",
+            "Time the messages not processed yet on an assigned partition take at the recent "
+            "processing rate; 0 when caught up.",
             ["topic", "partition"],
             registry=r,
         )

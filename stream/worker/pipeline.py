@@ -250,8 +250,7 @@ class Pipeline:
             for partition, items in self._by_partition(batch).items():
                 held = [self._parse(topic, record, engine, emitted_at) for topic, record in items]
                 self.aligner.add(partition, held, now)
-            await self._handle(self.aligner.release(self._behind, now), emitted_at)
-            self.metrics.held_events.set(self.aligner.held)
+            await self._release(emitted_at)
             self.metrics.processing_seconds.labels("event").observe(time.perf_counter() - started)
 
     def _parse(self, topic: str, record: Any, engine: Engine, emitted_at: datetime) -> Held:
@@ -273,6 +272,20 @@ class Pipeline:
             letter = dead_letter(record, topic, str(exc), emitted_at)
             return Held(-math.inf, topic, record.offset, (record, letter, exc.category))
         return Held(event.ts.timestamp(), topic, record.offset, (record, event, None))
+
+    async def _release(self, emitted_at: datetime) -> None:
+        """Handle the records that need wait no longer (see ``aligning``)."""
+        consumer = self.app.consumer
+        # A partition's trailing transaction markers are acked once its records are, so a
+        # topic that ends in one is not taken for a topic with more to read.
+        for tp in list(consumer.passed):
+            if tp.topic in self.topics and not self.aligner.waiting(tp.topic, tp.partition):
+                await consumer.ack_passed(tp)
+        forced = self.aligner.forced
+        released = self.aligner.release(self._behind, time.monotonic())
+        self.metrics.unaligned_events.inc(self.aligner.forced - forced)
+        await self._handle(released, emitted_at)
+        self.metrics.held_events.set(self.aligner.held)
 
     def _behind(self, topic: str, partition: int) -> bool:
         """Whether the consumer has more of this input partition to read than it handed over."""
@@ -361,8 +374,7 @@ class Pipeline:
             started = time.perf_counter()
             emitted_at = datetime.now(UTC)
             # Records waiting for a topic that has since caught up, or waited long enough.
-            await self._handle(self.aligner.release(self._behind, time.monotonic()), emitted_at)
-            self.metrics.held_events.set(self.aligner.held)
+            await self._release(emitted_at)
             outputs: list[Output] = []
             for partition, state in sorted(self.engine.partitions.items()):
                 if wall_ts is None and state.clock.now == float("-inf"):
@@ -465,7 +477,8 @@ class Pipeline:
             if tp.topic in self.topics:
                 end = consumer.highwater(tp)
                 position = consumer._read_offset.get(tp) or 0
-                messages = max(0, (end or 0) - position)
+                held = self.aligner.waiting(tp.topic, tp.partition)
+                messages = max(0, (end or 0) - position) + held
                 lag[tp.topic, tp.partition] = (messages, self._lag_seconds(messages))
         metrics.set_lag(lag)
         if isinstance(engine.churn, ChurnModel):

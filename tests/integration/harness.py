@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import struct
 import time
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -19,12 +20,21 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.protocol.produce import ProduceRequest
+from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 
 from stream.config import Settings, Topics
 from stream.kafka.topics import ensure_topics
 from stream.tools.processes import WorkerProcess, free_port
 
 _ids = itertools.count()
+
+
+class _ControlBatch(_DefaultRecordBatchBuilderPy):
+    """A record batch flagged as a control batch, which only a broker writes in Kafka."""
+
+    def _get_attributes(self, include_compression_type: bool = True) -> int:
+        return super()._get_attributes(include_compression_type) | self.CONTROL_MASK
 
 
 @dataclass
@@ -61,6 +71,48 @@ class Deployment:
             return count
 
         return asyncio.run(send())
+
+    def produce_commit_marker(self, topic: str, partition: int = 0) -> None:
+        """Append a transaction's commit marker, as a transactional producer's commit does.
+
+        The embedded broker has no transactional producer, so the marker is written as Kafka's
+        transaction coordinator writes it: a control batch, sent in a plain produce request.
+        """
+
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=self.broker)
+            await producer.start()
+            try:
+                batch = _ControlBatch(
+                    magic=2,
+                    compression_type=0,
+                    is_transactional=1,
+                    producer_id=4242,
+                    producer_epoch=0,
+                    base_sequence=-1,
+                    batch_size=1024,
+                )
+                # Control record: key (version 0, type 1 = commit), value (version, epoch).
+                batch.append(
+                    0, timestamp=None, key=struct.pack(">hh", 0, 1),
+                    value=struct.pack(">hi", 0, 0), headers=[],
+                )  # fmt: skip
+                request = ProduceRequest(
+                    transactional_id=None,
+                    required_acks=-1,
+                    timeout=30_000,
+                    topics=[(topic, [(partition, bytes(batch.build()))])],
+                )
+                client = producer.client
+                await client._wait_on_metadata(topic)  # noqa: SLF001
+                leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+                response = await client.send(leader, request)
+                [(_, [(_, error, *_)])] = response.topics
+                assert error == 0, f"the broker refused the commit marker: error {error}"
+            finally:
+                await producer.stop()
+
+        asyncio.run(send())
 
     def produce_events(self, events: Iterable[dict[str, Any]]) -> int:
         kinds = {

@@ -22,7 +22,8 @@ from stream.worker.pipeline import Pipeline
 
 def _pipeline(tmp_path):
     settings = replace(Settings(), data_dir=tmp_path)
-    return Pipeline(None, settings, None, Metrics(CollectorRegistry()))
+    app = SimpleNamespace(consumer=SimpleNamespace(passed={}))  # no transaction markers
+    return Pipeline(app, settings, None, Metrics(CollectorRegistry()))
 
 
 def test_a_damaged_saved_churn_model_is_kept_aside_and_learning_starts_again(tmp_path, caplog):
