@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import faust
+from aiokafka.consumer.fetcher import FetchError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
@@ -134,25 +135,42 @@ class BatchConsumer(faust_aiokafka.Consumer):
         assignment = subscription.assignment if subscription is not None else None
         if assignment is None:
             return
+        pending = consumer._fetcher._records
         for atp in list(assignment.tps):
             tp = TP(atp.topic, atp.partition)
             if tp.topic not in topics or (
                 active is not None and tp not in active and tp not in self._buffered_partitions
             ):
                 continue
+            if isinstance(pending.get(atp), FetchError):
+                # Its error is raised at the next fetch; the fetcher may already have moved
+                # past a record it could not return (one too large).
+                self.passed.pop(tp, None)
+                continue
             state = assignment.state_value(atp)
             if state is not None and state.has_valid_position:
                 self.passed[tp] = state.position
 
-    async def ack_passed(self, tp: TP) -> None:
+    async def ack_passed(self, tp: TP) -> bool:
         """Ack the offsets after the last record handed over that hold no record, so the
         committed offset reaches the end of a partition that ends in transaction markers,
-        as a Java consumer's does (lag 0, not 1 for ever). Call only when every record of
-        ``tp`` handed over has been acked."""
+        as a Java consumer's does (lag 0, not 1 for ever); whether it did.
+
+        Only once every record handed over has been acked: acking past one would commit it
+        unprocessed (the handler may not even have received the fetch yet).
+        """
         passed, read = self.passed.get(tp), self._read_offset[tp]
-        if passed is not None and read is not None and passed > read:
-            await self.ack_offsets(tp, list(range(read, passed)))
-            self._read_offset[tp] = passed
+        if passed is None or read is None or passed <= read:
+            return False
+        last = self._last_acked.get(tp)
+        if last is None:  # nothing acked since the assignment: nothing handed over either?
+            if read != self._committed_offset[tp]:
+                return False
+        elif last != read - 1:
+            return False
+        await self.ack_offsets(tp, list(range(read, passed)))
+        self._read_offset[tp] = passed
+        return True
 
     async def perform_seek(self) -> None:
         self.passed.clear()

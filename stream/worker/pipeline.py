@@ -275,17 +275,26 @@ class Pipeline:
 
     async def _release(self, emitted_at: datetime) -> None:
         """Handle the records that need wait no longer (see ``aligning``)."""
-        consumer = self.app.consumer
         # A partition's trailing transaction markers are acked once its records are, so a
-        # topic that ends in one is not taken for a topic with more to read.
-        for tp in list(consumer.passed):
-            if tp.topic in self.topics and not self.aligner.waiting(tp.topic, tp.partition):
-                await consumer.ack_passed(tp)
-        forced = self.aligner.forced
-        released = self.aligner.release(self._behind, time.monotonic())
-        self.metrics.unaligned_events.inc(self.aligner.forced - forced)
-        await self._handle(released, emitted_at)
+        # topic that ends in one is not taken for a topic with more to read; records that
+        # leave can uncover such markers, and so let others go at once.
+        await self._ack_markers()
+        while True:
+            forced = self.aligner.forced
+            released = self.aligner.release(self._behind, time.monotonic())
+            self.metrics.unaligned_events.inc(self.aligner.forced - forced)
+            await self._handle(released, emitted_at)
+            if not (released and await self._ack_markers()):
+                break
         self.metrics.held_events.set(self.aligner.held)
+
+    async def _ack_markers(self) -> bool:
+        consumer = self.app.consumer
+        acked = False
+        for tp in list(consumer.passed):
+            if tp.topic in self.topics:
+                acked |= await consumer.ack_passed(tp)
+        return acked
 
     def _behind(self, topic: str, partition: int) -> bool:
         """Whether the consumer has more of this input partition to read than it handed over."""

@@ -1,0 +1,68 @@
+"""The batch consumer's acks of transaction markers, against Faust's own commit arithmetic."""
+
+import asyncio
+from collections import defaultdict
+from types import SimpleNamespace
+
+from faust.types import TP
+from intervaltree import IntervalTree
+
+from stream.worker.batching import BatchConsumer
+
+TOPIC = TP("customer.purchases", 0)
+
+
+def _consumer(committed: int) -> BatchConsumer:
+    """The consumer's offset bookkeeping right after Faust sought to ``committed``."""
+    consumer = object.__new__(BatchConsumer)  # no app, no thread: only the offsets matter
+    consumer._last_acked, consumer.passed = {}, {}
+    consumer._read_offset = defaultdict(lambda: None, {TOPIC: committed})
+    consumer._committed_offset = defaultdict(lambda: None, {TOPIC: committed})
+    consumer._acked, consumer._acked_index = defaultdict(list), defaultdict(set)
+    consumer._gap, consumer._n_acked = defaultdict(IntervalTree), 0
+    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
+    return consumer
+
+
+def _fetched(consumer: BatchConsumer, last_record: int, position: int) -> None:
+    """A fetch handed over: records up to ``last_record``, then markers up to ``position``."""
+    consumer._read_offset[TOPIC] = last_record + 1
+    consumer.passed[TOPIC] = position
+
+
+def _commit(consumer: BatchConsumer) -> int | None:
+    """What Faust's commit would commit now (and does, as its commit does)."""
+    offset = consumer._new_offset(TOPIC)
+    if offset is not None:
+        consumer._committed_offset[TOPIC] = offset
+    return consumer._committed_offset[TOPIC]
+
+
+def test_markers_after_the_acked_records_are_acked_so_the_commit_reaches_the_end():
+    consumer = _consumer(committed=100)
+    _fetched(consumer, last_record=149, position=152)
+    asyncio.run(consumer.ack_offsets(TOPIC, list(range(100, 150))))
+    assert asyncio.run(consumer.ack_passed(TOPIC))
+    assert _commit(consumer) == 152
+    assert consumer._read_offset[TOPIC] == 152
+
+
+def test_markers_wait_while_a_record_before_them_is_not_acked():
+    # Records handed over but held back (or still on their way to the handler): acking the
+    # marker would register them as a gap, and Faust would commit past them unprocessed.
+    consumer = _consumer(committed=100)
+    _fetched(consumer, last_record=149, position=151)
+    assert not asyncio.run(consumer.ack_passed(TOPIC))
+    asyncio.run(consumer.ack_offsets(TOPIC, list(range(100, 120))))
+    assert not asyncio.run(consumer.ack_passed(TOPIC))
+    assert _commit(consumer) == 120
+    asyncio.run(consumer.ack_offsets(TOPIC, list(range(120, 150))))
+    assert asyncio.run(consumer.ack_passed(TOPIC))
+    assert _commit(consumer) == 151
+
+
+def test_a_fetch_of_markers_alone_is_acked_when_nothing_was_handed_over_before():
+    consumer = _consumer(committed=100)
+    consumer.passed[TOPIC] = 101
+    assert asyncio.run(consumer.ack_passed(TOPIC))
+    assert _commit(consumer) == 101
