@@ -38,6 +38,7 @@ import math
 import re
 import unicodedata
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +55,10 @@ TELLTALE_FIELDS = (("order_id", "purchase"), ("type", "interaction"), ("survey_i
 WHITESPACE = "whitespace"
 DELIMITERS = {",": "','", ";": "';'", "\t": "'\\t'", "|": "'|'", WHITESPACE: WHITESPACE}
 """The delimiters a header read as one column is checked for, each as ``--delimiter`` takes it."""
+MAX_ROW_LINES = 10
+"""Lines one CSV row may span (quoted fields with line breaks in them). A longer row is taken
+for a quote left open: its first line is rejected and the lines after it are read again, so
+one stray quote cannot swallow the rest of the file into one field."""
 PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 """An amount as a CSV file should write it. Python's ``float`` takes more: ``1_000``, digits of
 other scripts, ``nan`` and ``inf``, none of which a transaction export means as an amount."""
@@ -360,25 +365,57 @@ def _amount(text: str, column: str) -> float:
     raise ValueError(f"{column} {reason}")
 
 
+class _Lines:
+    """A file's lines for ``csv.reader``, numbered, noting the ones each row takes; the lines
+    of a row that turned out unreadable can be put back to be read again."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = enumerate(text, 1)
+        self._again: deque[tuple[int, str]] = deque()
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._again.popleft() if self._again else next(self._text)
+        self.taken.append(line)
+        return line[1]
+
+    def put_back(self, lines: list[tuple[int, str]]) -> None:
+        self._again.extendleft(reversed(lines))
+
+
 def _rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]] | Rejected]:
     """``(line number, fields)`` of each row, or why it cannot be read; a quoted field may
-    span lines in CSV."""
+    span lines in CSV, up to ``MAX_ROW_LINES``."""
     if delimiter == WHITESPACE:
         for number, line in enumerate(text, 1):
             yield number, line.split()
         return
-    reader = csv.reader(text, delimiter=delimiter)
-    first = 1
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=delimiter)
     while True:
+        lines.taken = []
+        error = None
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte
-            yield Rejected(first, f"unreadable CSV: {exc}")
+            error = f"unreadable CSV: {exc}"
+        taken = lines.taken
+        if len(taken) > MAX_ROW_LINES:
+            # The row's first line opened a quote that its own line did not close.
+            error = (
+                f"a quoted field runs over more than {MAX_ROW_LINES} lines: a quote left "
+                "open? (the lines after this one are read again)"
+            )
+            lines.put_back(taken[1:])
+        if error is not None:
+            yield Rejected(taken[0][0], error)
         else:
-            yield first, row
-        first = reader.line_num + 1
+            yield taken[0][0], row
 
 
 def _header(rows: Iterator[tuple[int, list[str]] | Rejected], source: str) -> list[str] | None:

@@ -9,8 +9,10 @@ fail are not sent: they are counted by reason, and ``--rejected-out`` lists each
 with no line to send stops the command (exit 2) with the top reasons.
 
 Ids are deterministic (a line's own ``event_id``, else one made from its content), so replaying
-the same file twice changes nothing: the worker drops the repeats as duplicates (it remembers the
-last ``STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER`` ids per customer). ``--rate`` paces the sending.
+the same file twice changes nothing: the worker drops the repeats as duplicates. It remembers
+the last ``STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER`` purchase ids per customer, and as many of
+their other events: a customer with more in the file would have their older ones counted again,
+and the command warns when the file has such customers. ``--rate`` paces the sending.
 The file is held in memory to be put in event-time order.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -80,6 +83,13 @@ def valid_events(
     return [event for _, event in timed]
 
 
+def beyond_dedup(events: list[Event], remembered: int) -> int:
+    """How many customers have more purchases, or more other events, than the ids the engine
+    remembers per customer of each."""
+    counts = Counter((e["customer_id"], e["event_type"] == "purchase") for e in events)
+    return len({customer for (customer, _), count in counts.items() if count > remembered})
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "replay",
@@ -115,6 +125,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     for line in describe(rejections.as_dict()):
         _say(f"rejected: {line}")
+    remembered = settings.engine.dedup_ids_per_customer
+    if heavy := beyond_dedup(events, remembered):
+        _say(
+            f"warning: {heavy} customers have more than {remembered} purchases (or other "
+            f"events) in {args.file.name}, more ids than a worker remembers per customer: "
+            "replaying this file again, or an export that overlaps it, would count their "
+            "older events twice (raise STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER on the workers "
+            "to cover them)"
+        )
     ensure_topics(settings.bootstrap_servers, settings)
     started = time.monotonic()
 

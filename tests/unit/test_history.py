@@ -22,7 +22,7 @@ from stream.tools.history import (
     require_events,
     utc_rfc3339,
 )
-from stream.tools.replay import valid_events
+from stream.tools.replay import beyond_dedup, valid_events
 
 MAX = 100_000
 NOT_PLAIN = (
@@ -284,6 +284,23 @@ def test_a_csv_field_over_the_limit_rejects_its_row_only(tmp_path):
     assert [e["customer_id"] for e in _events(items)] == ["c2"]
 
 
+def test_a_quote_left_open_rejects_its_row_and_the_rows_after_it_are_read(tmp_path):
+    rows = [f"c{i},2024-01-02,5,ok" for i in range(40)]
+    rows[3] = 'c3,2024-01-02,5,"6 inch screen'  # never closed: it used to swallow the file
+    rows[30] = 'c30,2024-01-02,5,"closes"'
+    path = _write(tmp_path, "open.csv", "customer_id,ts,amount,note\n" + "\n".join(rows) + "\n")
+    items = list(read_history(path))
+    [(line, reason)] = _rejected(items)
+    assert line == 5 and reason.startswith("a quoted field runs over more than 10 lines")
+    assert len(_events(items)) == 39
+
+
+def test_a_quoted_field_may_span_a_few_lines(tmp_path):
+    path = _write(tmp_path, "notes.csv", 'customer_id,ts,amount,note\nc1,2024-01-01,5,"a\nb"\n')
+    [event] = _events(read_history(path))
+    assert event["customer_id"] == "c1"
+
+
 @pytest.mark.parametrize("fmt", [None, "csv"])
 def test_a_file_that_cannot_be_decoded_is_refused_whatever_the_format_option(tmp_path, fmt):
     not_gzip = _write(tmp_path, "fake.csv.gz", "customer_id,ts,amount\n")
@@ -392,3 +409,13 @@ def test_utc_rfc3339():
     assert utc_rfc3339("20240101T101500") == "2024-01-01T10:15:00+00:00"
     assert utc_rfc3339("2024-01-01T10:15:00Z") == "2024-01-01T10:15:00+00:00"
     assert utc_rfc3339("Jan 1 2024") is None
+
+
+def test_customers_with_more_events_than_the_engine_remembers_are_counted_for_a_warning():
+    def events(customer, kind, count):
+        return [{"customer_id": customer, "event_type": kind}] * count
+
+    file = events("heavy", "purchase", 65) + events("busy", "interaction", 70)
+    file += events("even", "purchase", 64) + events("even", "interaction", 64)
+    assert beyond_dedup(file, remembered=64) == 2
+    assert beyond_dedup(file, remembered=70) == 0
