@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import math
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -93,17 +96,20 @@ def broker_option(url: str) -> str:
         raise UsageError(str(exc)) from None
 
 
-def open_output(path: Path | str, *, binary: bool = False) -> IO[Any]:
+def open_output(
+    path: Path | str, *, binary: bool = False, shown: Path | str | None = None
+) -> IO[Any]:
     """``path`` opened for writing (text is UTF-8, newlines as written, as ``csv`` wants).
 
     Open outputs before the work that fills them, so that a path that cannot be written stops
     the command at once rather than after a long run. Errors then, or while writing (a full
-    disk), are a :class:`UsageError` naming the file.
+    disk), are a :class:`UsageError` naming the file (as ``shown``, if given).
     """
     try:
         raw = _NamedFile(path, "w")
     except OSError as exc:
-        raise cannot_write(path, exc) from None
+        raise cannot_write(shown or path, exc) from None
+    raw.shown = str(shown or path)
     buffered = io.BufferedWriter(raw)
     return buffered if binary else io.TextIOWrapper(buffered, encoding="utf-8", newline="")
 
@@ -113,7 +119,12 @@ STDOUT = "-"
 
 
 class Outputs(contextlib.ExitStack):
-    """A command's output files, opened before its work and closed together."""
+    """A command's output files, opened before its work and closed together.
+
+    A regular file is written under a temporary name beside it and takes its name only when
+    the command ends without an error: a run that fails or is interrupted leaves what was
+    there before, not an empty or half-written file.
+    """
 
     piped = False
     """Whether one of them is standard output."""
@@ -129,7 +140,33 @@ class Outputs(contextlib.ExitStack):
             self.piped = True
             self.callback(sys.stdout.flush)
             return sys.stdout.buffer if binary else sys.stdout
-        return self.enter_context(open_output(path, binary=binary))
+        final = Path(path)
+        if final.exists() and not final.is_file():  # a directory, a device, a pipe
+            return self.enter_context(open_output(path, binary=binary))
+        if final.exists() and not os.access(final, os.W_OK):
+            raise cannot_write(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+        try:
+            handle, name = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
+            os.close(handle)
+            os.chmod(name, final.stat().st_mode if final.exists() else 0o666 & ~_umask())
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
+        partial = Path(name)
+
+        def finish(failed: type[BaseException] | None, *_: object) -> None:
+            if failed is None:
+                partial.replace(final)
+            else:
+                partial.unlink(missing_ok=True)
+
+        self.push(finish)  # after the file closes: exit callbacks run last first
+        return self.enter_context(open_output(partial, binary=binary, shown=path))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def cannot_write(path: Path | str, exc: OSError) -> UsageError:
@@ -139,8 +176,10 @@ def cannot_write(path: Path | str, exc: OSError) -> UsageError:
 class _NamedFile(io.FileIO):
     """A file whose write errors name it: a failed write's OSError carries no file name."""
 
+    shown = ""
+
     def write(self, data: Any) -> int | None:
         try:
             return super().write(data)
         except OSError as exc:
-            raise cannot_write(str(self.name), exc) from None
+            raise cannot_write(self.shown, exc) from None

@@ -87,6 +87,18 @@ def test_outputs_are_opened_before_the_backtest_runs(capsys, history, tmp_path, 
     assert fails(capsys, *argv) == f"stream: cannot write {tmp_path}: Is a directory"
 
 
+def test_a_failed_run_leaves_the_outputs_that_were_there(capsys, history, tmp_path):
+    kept = tmp_path / "scores.csv"
+    kept.write_text("the last good run\n")
+    argv = ["backtest", str(history), "--cutoff", "2024-02-01", "--customer-col", "nobody"]
+    assert fails(capsys, *argv, "--scores-out", str(kept)).startswith("stream: ")
+    assert kept.read_text() == "the last good run\n"
+    assert sorted(tmp_path.iterdir()) == sorted([kept, history])  # no partial file left
+    argv = ["backtest", str(history), "--cutoff", "2024-02-01", "--scores-out", str(kept)]
+    assert main(argv) == 0
+    assert kept.read_text().startswith("customer_id,")
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize(
     "command",
