@@ -33,6 +33,11 @@ MAX_CLOCK_SKEW_S = 86_400.0
 """How far past the wall clock an event time may be. A later one is a producer's bug: let in,
 it would move its partition's clock years ahead and churn every customer on it."""
 
+EARLIEST_TS = 0.0
+"""No event time comes before 1970-01-01 UTC: an older one is an export's placeholder for "no
+date" (0001-01-01, 1899-12-30, 1900-01-01), and at year 1 a timezone offset even takes it
+out of the range of dates."""
+
 CURRENCY_CODE = r"^[A-Z]{3}$"
 """An ISO 4217 code as a purchase carries it: three capital letters."""
 
@@ -180,6 +185,11 @@ def parse_input(
             f"unknown interaction type {event.type!r}; "
             "add it to STREAM_ENGINE_EXTRA_INTERACTION_TYPES to accept it",
             "unknown_type",
+        )
+    if event.ts.timestamp() < EARLIEST_TS:
+        raise InvalidInput(
+            "ts is before 1970: a placeholder date such as 0001-01-01 or 1900-01-01? No "
+            "customer event is that old",
         )
     if event.ts.timestamp() > time.time() + MAX_CLOCK_SKEW_S:
         # The same words for every such event, so that counts by reason (stream replay) add

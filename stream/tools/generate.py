@@ -34,7 +34,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from schemas.inputs import MAX_CLOCK_SKEW_S, SCHEMA_VERSION
+from schemas.inputs import EARLIEST_TS, MAX_CLOCK_SKEW_S, SCHEMA_VERSION
 from stream.config import Settings, Topics
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import ensure_topics
@@ -500,6 +500,8 @@ def check_workload_options(args: argparse.Namespace, start: date = START) -> Non
             f"personas need at least {floor}"
         )
     first = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    if first.timestamp() < EARLIEST_TS:
+        raise UsageError(f"--start {start} is before 1970, and every consumer rejects such events")
     if first.timestamp() + args.days * DAY > time.time() + MAX_CLOCK_SKEW_S:
         latest = (time.time() - first.timestamp()) // DAY
         hint = f"; at most {latest:.0f} days from that start" if latest >= 1 else ""

@@ -272,6 +272,13 @@ def test_a_workload_ending_ahead_of_the_wall_clock_is_refused(
     assert not out.exists()
 
 
+def test_a_workload_starting_before_1970_is_refused(capsys, tmp_path):
+    argv = ["--customers", "10", "--events", "100", "--out", str(tmp_path / "events.jsonl")]
+    assert fails(capsys, "generate", *argv, "--start", "1969-12-31") == (
+        "stream: --start 1969-12-31 is before 1970, and every consumer rejects such events"
+    )
+
+
 @pytest.mark.parametrize("command", ["demo", "bench"])
 def test_a_demo_or_bench_workload_running_into_the_future_is_refused(capsys, command):
     line = fails(capsys, command, "--days", "36000")

@@ -103,6 +103,9 @@ BAD = [
     ("survey", _bad("survey", nps="9"), "nps"),
     ("purchase", _bad("purchase", ts="2031-01-01T00:00:00Z"), "ahead of the wall clock"),
     ("purchase", _bad("purchase", ts="9999-12-31T23:59:59Z"), "ahead of the wall clock"),
+    # Exports' placeholders for "no date"; at year 1 an offset leaves the range of dates.
+    ("purchase", _bad("purchase", ts="1899-12-30T00:00:00Z"), "before 1970"),
+    ("purchase", _bad("purchase", ts="0001-01-01T00:00:00+01:00"), "before 1970"),
 ]
 
 
