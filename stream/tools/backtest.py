@@ -397,7 +397,8 @@ def run_backtest(
     result.customers = len(engine.profiles)
     result.data_end = events[-1].ts
     scores = cutoff_scores(engine, cutoff)
-    if result.history_events:
+    # Without an event after the cutoff every buyer would look churned: no evaluation at all.
+    if result.history_events and result.data_end >= cutoff:
         say("scoring the cutoff state against what happened next")
         buyers = buyers_at(scores, events, cutoff, config.churn_horizon_s)
         result.figures = evaluate(buyers, config.churn_horizon_days)
@@ -490,9 +491,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(format_report(report), file=out)
     if not report["evaluation"]:
         # A script must not read an empty evaluation as a good one.
-        print("stream backtest: no events before the cutoff: nothing to evaluate", file=sys.stderr)
+        print(f"stream backtest: {_unevaluated(report)}", file=sys.stderr)
         return EXIT_FOUND
     return 0
+
+
+def _unevaluated(report: dict[str, Any]) -> str:
+    """Why a report has no evaluation."""
+    if not report["history_events"]:
+        return "no events before the cutoff: nothing to evaluate"
+    return (
+        f"no events after the cutoff (the file ends at {report['data_end']}): nothing tells "
+        "what happened next; choose an earlier --cutoff to evaluate"
+    )
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -512,7 +523,7 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     figures = report["evaluation"]
     if not figures:
-        lines.append("no events before the cutoff: nothing to evaluate")
+        lines.append(_unevaluated(report))
         return "\n".join(lines)
     days = f"{report['horizon_days']:g}"
     lines.append(

@@ -500,6 +500,16 @@ def test_a_backtest_with_nothing_before_the_cutoff_says_so_and_exits_1(capsys, h
     )
 
 
+def test_a_backtest_with_nothing_after_the_cutoff_says_so_and_exits_1(capsys, history, tmp_path):
+    # Every buyer would look churned, and the figures perfect.
+    scores = tmp_path / "scores.csv"
+    argv = ["backtest", str(history), "--cutoff", "2030-01-01", "--scores-out", str(scores)]
+    assert main(argv) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("stream backtest: no events after the cutoff (the file ends at 2024-")
+    assert scores.read_text().startswith("customer_id,")  # the state at the cutoff still counts
+
+
 def test_rejected_lines_can_go_to_standard_output(capsys, history, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(history.read_text() + "c2,01/02/2024,3\n")
