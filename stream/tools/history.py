@@ -8,7 +8,8 @@ says which:
   that type has (``order_id``, ``type``, ``survey_id``).
 - CSV of transactions with a header row: one purchase per row, from the columns named by
   ``--customer-col``, ``--time-col``, ``--amount-col`` and optionally ``--order-col``, in
-  ``--currency``. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An
+  ``--currency``; each row counts as one purchase, so a file of line items must be summed per
+  order first. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An
   amount is a plain number such as ``1234.50``: a decimal point, no currency symbol and no
   thousands separator.
 
@@ -462,7 +463,11 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         help="ISO 8601 date or date-time; without a timezone read as UTC; default %(default)s",
     )
     group.add_argument("--amount-col", default="amount", help="default %(default)s")
-    group.add_argument("--order-col", help="default: the row's event id, one order per row")
+    group.add_argument(
+        "--order-col",
+        help="default: the row's event id. Each row counts as one purchase, whatever its order "
+        "id: sum a file of line items per order first",
+    )
     group.add_argument(
         "--currency", type=currency, default="EUR", help="ISO 4217 code; default %(default)s"
     )

@@ -3,10 +3,11 @@
 The group defaults to the worker's (the Faust app id is its consumer group id), and covers the
 input topics plus every topic the group has committed on. A run takes ``--window`` observations
 ``--interval`` seconds apart and judges them with Burrow's rules (see ``lag_status``); make the
-window span longer than the consumer's commit interval (Faust commits every 2.8 s by default),
-or a healthy consumer between two commits looks stopped. ``--watch S`` keeps observing every S
-seconds over the same sliding window and reprints the table (with ``--json``, one object per
-line) until Ctrl-C.
+window span longer than the time between the consumer's commits, or a healthy consumer
+between two commits looks stopped. Faust commits every 2.8 s, but a worker catching up on a
+backlog can hold its event loop for several seconds per fetch, so the default window spans
+10 s. ``--watch S`` keeps observing every S seconds over the same sliding window and reprints
+the table (with ``--json``, one object per line) until Ctrl-C.
 
 ``lag_seconds`` is the age of the oldest record the group has not consumed: now minus the
 Kafka timestamp of the record at the committed offset (0 when caught up). It says how stale
@@ -57,16 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--window",
         type=number(least=2, whole=True),
-        default=5,
+        default=6,
         metavar="N",
-        help="observations judged together (default: 5)",
+        help="observations judged together (default: 6)",
     )
     parser.add_argument(
         "--interval",
         type=number(least=0.05),
-        default=1.0,
+        default=2.0,
         metavar="SECONDS",
-        help="time between the first run's observations (default: 1.0)",
+        help="time between the first run's observations (default: 2.0)",
     )
     parser.set_defaults(func=run)
 
