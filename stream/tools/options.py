@@ -140,7 +140,7 @@ class Outputs(contextlib.ExitStack):
             self.piped = True
             self.callback(sys.stdout.flush)
             return sys.stdout.buffer if binary else sys.stdout
-        final = Path(path)
+        final = Path(os.path.realpath(path))  # a link keeps pointing at the new file
         if final.exists() and not final.is_file():  # a directory, a device, a pipe
             return self.enter_context(open_output(path, binary=binary))
         if final.exists() and not os.access(final, os.W_OK):
