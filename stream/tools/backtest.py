@@ -490,9 +490,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(format_report(report), file=out)
     if not report["evaluation"]:
-        # A script must not read an empty evaluation as a good one.
         print(f"stream backtest: {_unevaluated(report)}", file=sys.stderr)
-        return EXIT_FOUND
+        # Scoring the state at the end of a history is a use of its own; with nothing before
+        # the cutoff there is nothing at all, which a script must not take for success.
+        return 0 if report["history_events"] else EXIT_FOUND
     return 0
 
 
@@ -502,7 +503,7 @@ def _unevaluated(report: dict[str, Any]) -> str:
         return "no events before the cutoff: nothing to evaluate"
     return (
         f"no events after the cutoff (the file ends at {report['data_end']}): nothing tells "
-        "what happened next; choose an earlier --cutoff to evaluate"
+        "what happened next, so no evaluation; choose an earlier --cutoff to evaluate"
     )
 
 

@@ -15,6 +15,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 import stream.tools.backtest
@@ -500,14 +501,19 @@ def test_a_backtest_with_nothing_before_the_cutoff_says_so_and_exits_1(capsys, h
     )
 
 
-def test_a_backtest_with_nothing_after_the_cutoff_says_so_and_exits_1(capsys, history, tmp_path):
-    # Every buyer would look churned, and the figures perfect.
+def test_a_backtest_with_nothing_after_the_cutoff_scores_and_does_not_evaluate(
+    capsys, history, tmp_path
+):
+    # Evaluated, every buyer would look churned and the figures would be perfect.
     scores = tmp_path / "scores.csv"
     argv = ["backtest", str(history), "--cutoff", "2030-01-01", "--scores-out", str(scores)]
-    assert main(argv) == 1
-    last = capsys.readouterr().err.splitlines()[-1]
-    assert last.startswith("stream backtest: no events after the cutoff (the file ends at 2024-")
-    assert scores.read_text().startswith("customer_id,")  # the state at the cutoff still counts
+    assert main([*argv, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert orjson.loads(out)["evaluation"] == {}
+    assert err.splitlines()[-1].startswith(
+        "stream backtest: no events after the cutoff (the file ends at 2024-"
+    )
+    assert scores.read_text().startswith("customer_id,")
 
 
 def test_rejected_lines_can_go_to_standard_output(capsys, history, tmp_path):
