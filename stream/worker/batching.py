@@ -108,9 +108,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 # A batch overtaken by a rebalance is left for the seek to committed offsets
                 # that ends the rebalance: its partitions' state may be gone already.
-                if self.flow_active and generation == app.consumer_generation_id:
-                    self._note_passed(handler.topics, active)
-                if batch and self.flow_active and generation == app.consumer_generation_id:
+                if not (self.flow_active and generation == app.consumer_generation_id):
+                    continue
+                self._note_passed(handler.topics, active)
+                if batch:
                     for tp, recs in batch.items():
                         read_offset[tp] = recs[-1].offset + 1
                     await handler.process(batch)
