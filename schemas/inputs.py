@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -38,8 +39,9 @@ EARLIEST_TS = 0.0
 date" (0001-01-01, 1899-12-30, 1900-01-01), and at year 1 a timezone offset even takes it
 out of the range of dates."""
 
-CURRENCY_CODE = r"^[A-Z]{3}$"
-"""An ISO 4217 code as a purchase carries it: three capital letters."""
+CURRENCY_CODE = r"^[A-Za-z]{3}$"
+"""An ISO 4217 code as a purchase carries it: three letters, read in upper case (some payment
+APIs send ``usd``)."""
 
 Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
 
@@ -94,7 +96,9 @@ class Purchase(InputEvent):
     amount: float = Field(
         ge=0, le=MAX_AMOUNT, description="Order value in `currency`, >= 0 and at most 10^12"
     )
-    currency: str = Field(pattern=CURRENCY_CODE, description="ISO 4217 code")
+    currency: str = Field(
+        pattern=CURRENCY_CODE, description="ISO 4217 code, any case (read in upper case)"
+    )
     refund: bool = Field(default=False, description="Money returned: lowers spend, not a purchase")
     items: int | None = Field(default=None, ge=0)
     channel: str | None = None
@@ -106,6 +110,11 @@ class Purchase(InputEvent):
         if not math.isfinite(value):
             raise ValueError("amount must be a finite number")
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
 
 
 class Interaction(InputEvent):
@@ -145,7 +154,7 @@ class InvalidInput(ValueError):
     """Input that cannot be processed; ``str(exc)`` is the readable dead-letter reason.
 
     ``category`` is one of ``json``, ``validation``, ``too_large``, ``unknown_type``,
-    ``future``.
+    ``unknown_currency``, ``future``.
     """
 
     def __init__(self, reason: str, category: str = "validation") -> None:
@@ -161,12 +170,17 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+@dataclass(frozen=True)
+class InputRules:
+    """What the engine's settings accept beyond what the models check."""
+
+    interaction_types: frozenset[str] = INTERACTION_TYPES
+    currencies: frozenset[str] | None = None
+    """Purchase currencies with a rate to the base currency; None: any."""
+
+
 def parse_input(
-    kind: str,
-    raw: bytes | str,
-    *,
-    max_bytes: int,
-    interaction_types: frozenset[str] = INTERACTION_TYPES,
+    kind: str, raw: bytes | str, *, max_bytes: int, rules: InputRules = InputRules()
 ) -> AnyInput:
     """Validate one raw JSON value as an event of ``kind`` or raise :class:`InvalidInput`."""
     if len(raw) > max_bytes:
@@ -180,11 +194,21 @@ def parse_input(
         if exc.errors()[0]["type"] == "json_invalid":
             raise InvalidInput(f"not valid JSON: {exc.errors()[0]['msg']}", "json") from None
         raise InvalidInput(f"invalid {kind}: {_reason(exc)}") from None
-    if isinstance(event, Interaction) and event.type not in interaction_types:
+    if isinstance(event, Interaction) and event.type not in rules.interaction_types:
         raise InvalidInput(
             f"unknown interaction type {event.type!r}; "
             "add it to STREAM_ENGINE_EXTRA_INTERACTION_TYPES to accept it",
             "unknown_type",
+        )
+    if (
+        isinstance(event, Purchase)
+        and rules.currencies is not None
+        and event.currency not in rules.currencies
+    ):
+        raise InvalidInput(
+            f"currency {event.currency} is neither STREAM_ENGINE_CURRENCY nor in "
+            "STREAM_ENGINE_FX_RATES; add its rate there to count its purchases",
+            "unknown_currency",
         )
     if event.ts.timestamp() < EARLIEST_TS:
         raise InvalidInput(

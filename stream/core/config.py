@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TypeVar
 
+from stream.core.currency import CODE, exchange_rates
+
 DAY = 86_400.0
 
 N = TypeVar("N", int, float)
@@ -21,10 +23,11 @@ class EngineConfigError(ValueError):
     variable when the value came from the environment."""
 
 
-class OutOfBounds(EngineConfigError):
-    """A field outside its :data:`BOUNDS`; ``from_mapping`` renames it to its variable."""
+class BadValue(EngineConfigError):
+    """A field's value the engine cannot run with; ``from_mapping`` renames it to its
+    variable."""
 
-    def __init__(self, field: str, value: float, violation: str) -> None:
+    def __init__(self, field: str, value: object, violation: str) -> None:
         super().__init__(f"{field}={value!r} {violation}")
         self.field = field
         self.violation = violation
@@ -117,6 +120,13 @@ class EngineConfig:
     extra_interaction_types: str = ""
     """Comma-separated interaction types to accept besides the built-in ones."""
 
+    # Spend
+    currency: str = ""
+    """The currency spend is counted in (ISO 4217); empty: amounts count as they come."""
+    fx_rates: str = ""
+    """``USD=0.92,GBP=1.17``: what one unit of each other accepted currency is worth in
+    ``currency``; purchases in a currency without a rate are rejected."""
+
     def __post_init__(self) -> None:
         # The one check: direct construction, dataclasses.replace and from_mapping all pass
         # here, so a value the engine cannot run with never reaches it.
@@ -125,7 +135,15 @@ class EngineConfig:
             try:
                 bounds.check(value)
             except ValueError as exc:
-                raise OutOfBounds(name, value, str(exc)) from None
+                raise BadValue(name, value, str(exc)) from None
+        if self.currency and not CODE.fullmatch(self.currency):
+            raise BadValue(
+                "currency", self.currency, "is not a three-letter ISO 4217 code such as EUR"
+            )
+        try:
+            exchange_rates(self.currency, self.fx_rates)
+        except ValueError as exc:
+            raise BadValue("fx_rates", self.fx_rates, str(exc)) from None
 
     @property
     def churn_horizon_s(self) -> float:
@@ -153,7 +171,7 @@ class EngineConfig:
                 raise EngineConfigError(f"STREAM_ENGINE_{key.upper()}={raw!r} {exc}") from None
         try:
             return cls(**kwargs)  # type: ignore[arg-type]
-        except OutOfBounds as exc:
+        except BadValue as exc:
             raise EngineConfigError(
                 f"STREAM_ENGINE_{exc.field.upper()}={values[exc.field]!r} {exc.violation}"
             ) from None

@@ -44,13 +44,14 @@ from collections.abc import MutableMapping
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from schemas.inputs import INTERACTION_TYPES, AnyInput, Interaction, Purchase, Survey
+from schemas.inputs import INTERACTION_TYPES, AnyInput, InputRules, Interaction, Purchase, Survey
 from schemas.outputs import ChurnRisk, SegmentChange
 from stream.core import lifecycle, rfm
 from stream.core.changes import Move, output_id, segment_changes
 from stream.core.clock import PartitionClock
 from stream.core.config import EngineConfig
 from stream.core.crossings import CrossingIndex
+from stream.core.currency import exchange_rates
 from stream.core.due import DueIndex
 from stream.core.profile import Profile, decayed_add
 from stream.core.satisfaction import less_satisfied, satisfaction
@@ -140,10 +141,23 @@ class Engine:
         self.population = Population()
         self.partitions: dict[int, PartitionState] = {}
         extra = {t.strip() for t in config.extra_interaction_types.split(",") if t.strip()}
-        self.interaction_types = INTERACTION_TYPES | extra
+        self._rates = exchange_rates(config.currency, config.fx_rates)
+        self.rules = InputRules(
+            INTERACTION_TYPES | extra, None if self._rates is None else frozenset(self._rates)
+        )
+        """What the shells' parsing must accept, besides the models' own checks."""
+        self.currencies: set[str] = set()
+        """The purchase currencies seen (see :meth:`added_up_currencies`)."""
         self._window_s = config.window_s
         self._shares = ""
         """Names the history of counts shared with this engine (see :meth:`share`)."""
+
+    def added_up_currencies(self) -> list[str]:
+        """The currencies seen, if more than one and there is no base currency to convert
+        them to: their amounts were added up as if they were one, which the shells warn of."""
+        if self._rates is not None or len(self.currencies) < 2:
+            return []
+        return sorted(self.currencies)
 
     # -- partitions ---------------------------------------------------------------------
 
@@ -235,7 +249,10 @@ class Engine:
         feel = purchased = False
         if isinstance(event, Purchase):
             keys = rfm.keys(profile)
-            rfm.apply_purchase(profile, event, ts, now, self._window_s)
+            currency = event.currency
+            self.currencies.add(currency)
+            rate = 1.0 if self._rates is None else self._rates[currency]
+            rfm.apply_purchase(profile, event, rate, ts, now, self._window_s)
             old_keys, keys = keys, rfm.keys(profile)
             self._place(state, customer_id, old_keys, keys)
             if keys is not None:

@@ -41,9 +41,17 @@ def recency_days(profile: Profile, now: float) -> float | None:
 
 
 def apply_purchase(
-    profile: Profile, purchase: Purchase, ts: float, now: float, window_s: float | None
+    profile: Profile,
+    purchase: Purchase,
+    rate: float,
+    ts: float,
+    now: float,
+    window_s: float | None,
 ) -> None:
-    amount = -purchase.amount if purchase.refund else purchase.amount
+    """Count the purchase (or refund), its amount times ``rate`` into the base currency."""
+    amount = purchase.amount * rate
+    if purchase.refund:
+        amount = -amount
     if window_s is not None:
         _file(profile, purchase.order_id, ts, amount, purchase.refund)
         # Orders due to leave before the customer's due time (a late one already outside)

@@ -42,7 +42,7 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
-from schemas.inputs import AnyInput, InvalidInput, Purchase, parse_input
+from schemas.inputs import AnyInput, InputRules, InvalidInput, Purchase, parse_input
 from schemas.outputs import ChurnRisk
 from stream.config import Settings
 from stream.core.churn import ChurnModel, next_band
@@ -149,6 +149,7 @@ class Backtest:
     duplicates: int = 0
     outputs: dict[str, int] = field(default_factory=dict)
     customers: int = 0
+    added_up_currencies: list[str] = field(default_factory=list)
     data_end: datetime | None = None
     figures: dict[str, Any] = field(default_factory=dict)
 
@@ -167,6 +168,7 @@ class Backtest:
             "duplicates": self.duplicates,
             "outputs": self.outputs,
             "customers": self.customers,
+            "added_up_currencies": self.added_up_currencies,
             "data_end": self.data_end.isoformat() if self.data_end else None,
             "horizon_complete": self.data_end is not None and self.data_end >= self.horizon_end,
             "speed": self.timing.as_dict(),
@@ -191,7 +193,7 @@ def read(
 def parse(
     records: Sequence[Record],
     max_bytes: int,
-    interaction_types: frozenset[str],
+    rules: InputRules,
     rejections: Rejections,
     timing: Timing,
 ) -> list[AnyInput]:
@@ -200,14 +202,7 @@ def parse(
     events = []
     for record in records:
         try:
-            events.append(
-                parse_input(
-                    record.kind,
-                    record.value,
-                    max_bytes=max_bytes,
-                    interaction_types=interaction_types,
-                )
-            )
+            events.append(parse_input(record.kind, record.value, max_bytes=max_bytes, rules=rules))
         except InvalidInput as exc:
             rejections.add(record.line, str(exc))
     timing.parse_s = time.perf_counter() - began
@@ -372,7 +367,7 @@ def run_backtest(
     engine = Engine(config, churn=ChurnModel(config))
     records = read(lines, rejections, timing)
     result.rows = len(records) + rejections.total
-    events = parse(records, max_bytes, engine.interaction_types, rejections, timing)
+    events = parse(records, max_bytes, engine.rules, rejections, timing)
     counts = {"segment_changes": 0, "churn_risk": 0}
 
     def write(outputs: list[Output]) -> None:
@@ -395,6 +390,7 @@ def run_backtest(
     )
     result.outputs = counts
     result.customers = len(engine.profiles)
+    result.added_up_currencies = engine.added_up_currencies()
     result.data_end = events[-1].ts
     scores = cutoff_scores(engine, cutoff)
     # Without an event after the cutoff every buyer would look churned: no evaluation at all.
@@ -507,6 +503,15 @@ def _unevaluated(report: dict[str, Any]) -> str:
     )
 
 
+def _added_up(currencies: list[str]) -> list[str]:
+    if not currencies:
+        return []
+    return [
+        f"warning: spends in {', '.join(currencies)} were added up as if one currency; set "
+        "STREAM_ENGINE_CURRENCY and STREAM_ENGINE_FX_RATES to convert them"
+    ]
+
+
 def format_report(report: dict[str, Any]) -> str:
     speed = report["speed"]
     rejected = report["rejected"]
@@ -517,6 +522,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"({report['duplicates']} duplicates), {report['customers']} customers; would have "
         f"emitted {report['outputs']['segment_changes']} segment changes and "
         f"{report['outputs']['churn_risk']} churn-risk events",
+        *_added_up(report["added_up_currencies"]),
         f"speed (one core): reading {speed['read_s']:.2f} s (not counted); "
         f"parse {_per_s(speed['parse_events_per_s'])}, "
         f"engine {_per_s(speed['engine_events_per_s'])}, "

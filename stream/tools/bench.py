@@ -199,10 +199,10 @@ def core_rate(workload: Workload, settings: Settings, partitions: int) -> float:
     ]
     engine = Engine(settings.engine, {}, churn=ChurnModel(settings.engine))
     emitted_at = datetime.now(UTC)
-    limit, types = settings.max_payload_bytes, engine.interaction_types
+    limit, rules = settings.max_payload_bytes, engine.rules
     started = time.perf_counter()
     for kind, raw, partition in inputs:
-        event = parse_input(kind, raw, max_bytes=limit, interaction_types=types)
+        event = parse_input(kind, raw, max_bytes=limit, rules=rules)
         engine.process(event, partition, emitted_at)
     return len(inputs) / (time.perf_counter() - started)
 

@@ -489,9 +489,9 @@ def currency(text: str) -> str:
     read rather than found on every row of it."""
     if not re.fullmatch(CURRENCY_CODE, text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 4217 code: three capital letters, such as EUR or USD"
+            f"{text!r} is not an ISO 4217 code: three letters, such as EUR or USD"
         )
-    return text
+    return text.upper()
 
 
 def columns_from(args: argparse.Namespace) -> CsvColumns:

@@ -119,7 +119,7 @@ def create_app(settings: Settings, partitions: int, events: int, result_path: Pa
                     kinds[message.topic],
                     message.value or b"",
                     max_bytes=settings.max_payload_bytes,
-                    interaction_types=engine.interaction_types,
+                    rules=engine.rules,
                 )
                 if message.key != parsed.customer_id.encode():
                     raise InvalidInput(f"message key {message.key!r} is not the customer_id")

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from schemas.inputs import InvalidInput, parse_input
+from schemas.inputs import InputRules, InvalidInput, parse_input
 from stream.config import Settings
 from stream.core.engine import Engine
 from stream.kafka.topics import ensure_topics
@@ -54,7 +54,7 @@ def valid_events(
     rejections: Rejections,
     *,
     max_bytes: int,
-    interaction_types: frozenset[str],
+    rules: InputRules,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Event]:
     """The events that pass the worker's validation, in event-time order, as JSON objects;
@@ -64,12 +64,7 @@ def valid_events(
     for count, item in enumerate(lines, 1):
         if isinstance(item, Record):
             try:
-                event = parse_input(
-                    item.kind,
-                    item.value,
-                    max_bytes=max_bytes,
-                    interaction_types=interaction_types,
-                )
+                event = parse_input(item.kind, item.value, max_bytes=max_bytes, rules=rules)
             except InvalidInput as exc:
                 rejections.add(item.line, str(exc))
             else:
@@ -115,7 +110,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             read_history(args.file, columns_from(args), args.format),
             rejections,
             max_bytes=settings.max_payload_bytes,
-            interaction_types=Engine(settings.engine).interaction_types,
+            rules=Engine(settings.engine).rules,
             progress=lambda read, rejected: _say(f"read {read} lines, {rejected} rejected"),
         )
     require_events(args.file.name, len(events), rejections)

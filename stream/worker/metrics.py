@@ -18,7 +18,15 @@ from pydantic import BaseModel
 from schemas.outputs import ChurnBand, ChurnRisk, LifecycleStage, SegmentChange
 from stream import __version__
 
-DEAD_LETTER_REASONS = ("json", "validation", "too_large", "unknown_type", "future", "engine")
+DEAD_LETTER_REASONS = (
+    "json",
+    "validation",
+    "too_large",
+    "unknown_type",
+    "unknown_currency",
+    "future",
+    "engine",
+)
 """Reason classes for rejected input; the readable detail goes in the dead letter itself."""
 
 LIFECYCLE_STAGES: tuple[str, ...] = get_args(LifecycleStage)
@@ -57,7 +65,7 @@ class Metrics:
         self.dead_letters = Counter(
             "segmentation_dead_letters",
             "Input messages rejected to the dead-letter topic, by reason class "
-            "(json, validation, too_large, unknown_type, future, engine).",
+            "(json, validation, too_large, unknown_type, unknown_currency, future, engine).",
             ["reason"],
             registry=r,
         )

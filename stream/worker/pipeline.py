@@ -261,7 +261,7 @@ class Pipeline:
                 self._kind[topic],
                 record.value or b"",
                 max_bytes=self.settings.max_payload_bytes,
-                interaction_types=engine.interaction_types,
+                rules=engine.rules,
             )
             if record.key != event.customer_id.encode():
                 raise InvalidInput(
@@ -359,6 +359,13 @@ class Pipeline:
             "which follows wall time (STREAM_CLOCK=live): replaying history? Run the workers "
             "with STREAM_CLOCK=event, or every replayed customer is judged silent since then",
             self._old_events,
+        )
+        added_up = engine.added_up_currencies()
+        self._warn(
+            "purchases in several currencies are added up as if they were one: set "
+            "STREAM_ENGINE_CURRENCY and STREAM_ENGINE_FX_RATES to convert them",
+            len(added_up),
+            currencies=added_up,
         )
 
     def _warn(self, message: str, count: int, **extra: Any) -> None:

@@ -190,6 +190,21 @@ def test_only_one_output_can_be_standard_output(shop, capsys):
     assert "only one output can be '-'" in capsys.readouterr().err
 
 
+def test_spends_in_several_currencies_added_up_are_reported(tmp_path, capsys):
+    lines = [
+        {"event_id": f"e{day}", "customer_id": f"c{day % 3}", "order_id": f"o{day}",
+         "ts": f"2024-01-{day:02d}T10:00:00Z", "amount": 10, "currency": currency}
+        for day, currency in [(1, "EUR"), (2, "USD"), (3, "EUR"), (20, "EUR")]
+    ]  # fmt: skip
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    args = ["backtest", str(path), "--cutoff", "2024-01-10"]
+    assert main([*args, "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["added_up_currencies"] == ["EUR", "USD"]
+    assert main(args) == 0
+    assert "warning: spends in EUR, USD were added up as if one currency" in capsys.readouterr().out
+
+
 def test_the_text_report_shows_a_figure_the_data_cannot_give_as_a_dash(run):
     _, report = run
     report = copy.deepcopy(report)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from schemas.inputs import parse_input
+from schemas.inputs import InputRules, parse_input
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
 from stream.tools.history import (
@@ -351,9 +351,7 @@ def test_valid_events_applies_the_workers_validation_and_sorts_by_event_time(tmp
         "customer_id,ts,amount\nc1,2024-02-01,5\nc2,2024-01-01,-3\nc3,2024-01-15,1\n",
     )
     rejections = Rejections()
-    events = valid_events(
-        read_history(path), rejections, max_bytes=MAX, interaction_types=frozenset()
-    )
+    events = valid_events(read_history(path), rejections, max_bytes=MAX, rules=InputRules())
     assert [e["customer_id"] for e in events] == ["c3", "c1"]
     assert rejections.as_dict()["reasons"] == [
         {

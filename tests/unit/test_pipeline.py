@@ -37,7 +37,7 @@ def test_a_damaged_saved_churn_model_is_kept_aside_and_learning_starts_again(tmp
     assert "churn model not restored" in caplog.text
 
 
-def _purchase(offset, customer, ts):
+def _purchase(offset, customer, ts, currency="EUR"):
     """A purchase as the consumer hands it over."""
     body = {
         "event_id": f"e{offset}",
@@ -45,7 +45,7 @@ def _purchase(offset, customer, ts):
         "ts": ts,
         "order_id": f"o{offset}",
         "amount": 20.0,
-        "currency": "EUR",
+        "currency": currency,
     }
     value = orjson.dumps(body)
     return SimpleNamespace(
@@ -67,6 +67,28 @@ def test_history_replayed_into_a_wall_clock_worker_is_warned_about(tmp_path, cap
     with caplog.at_level(logging.WARNING):
         asyncio.run(pipeline.process({TP(topic, 0): [_purchase(0, "c1", "2024-01-05T10:00:00Z")]}))
     assert "replaying history? Run the workers with STREAM_CLOCK=event" in caplog.text
+
+
+def test_spends_in_several_currencies_added_up_are_warned_about(tmp_path, caplog):
+    pipeline = _pipeline(tmp_path)
+    pipeline.engine = Engine(EngineConfig(), {})
+
+    async def nothing(*args):
+        pass
+
+    pipeline._emit, pipeline._ack = nothing, nothing
+    pipeline._behind = lambda topic, partition: False
+    topic = pipeline.settings.topics.purchases
+    records = [
+        _purchase(0, "c1", "2024-01-05T10:00:00Z", "EUR"),
+        _purchase(1, "c2", "2024-01-05T11:00:00Z", "usd"),
+    ]
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(pipeline.process({TP(topic, 0): records[:1]}))
+        assert "currencies" not in caplog.text
+        asyncio.run(pipeline.process({TP(topic, 0): records[1:]}))
+    (warning,) = [r for r in caplog.records if "several currencies" in r.getMessage()]
+    assert warning.currencies == ["EUR", "USD"]
 
 
 class _FailingEngine(Engine):
