@@ -140,7 +140,11 @@ class OffsetReader:
                     key = (tp.topic, tp.partition)
                     if key not in times and records and records[0].timestamp >= 0:
                         times[key] = records[0].timestamp / 1000
-                    consumer.pause(tp)
+                    # No pause(tp) here: kafka-python parks a paused partition's buffered
+                    # records and keeps them through assign([]), and while they are parked it
+                    # never fetches that partition again, so the next read on this consumer
+                    # (readable_ends in --watch) saw the reported end, not the true one, and
+                    # reported the commit as past the log end.
         except CONNECTION_ERRORS as exc:
             raise self._unreachable(exc) from None
         finally:

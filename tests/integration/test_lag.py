@@ -215,6 +215,36 @@ def test_a_caught_up_group_is_observed_at_the_requested_interval(broker: str) ->
     assert report["window_seconds"] < 2.0  # two intervals of 0.1 s, not two reads of 2 s
 
 
+def test_one_reader_finds_the_true_ends_after_reading_record_times(broker: str) -> None:
+    # ``stream lag --watch`` keeps one reader: an observation of a lagging group reads record
+    # times, and the next one, with the group caught up past Tansu's reported ends, reads the
+    # true ends with the same consumer. Both must see every partition, not just the first.
+    topics, group = fresh_topics(broker, "lag-reuse")
+    records = 40
+
+    async def produce_batches() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        try:
+            for _ in range(records // 10):  # several batches: the reported ends fall short
+                for topic in topics:
+                    for partition in range(PARTITIONS):
+                        for _ in range(10):
+                            await producer.send(topic, b'{"n": 1}' * 50, partition=partition)
+                await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce_batches())
+    with OffsetReader(broker, group, topics) as reader:
+        reported = reader.read().end
+        true_ends = dict.fromkeys(reported, records)
+        assert all(end < records for end in reported.values()), reported
+        for _ in range(2):
+            assert set(reader.record_times(dict.fromkeys(reported, 0))) == set(reported)
+            assert reader.readable_ends(reported, true_ends) == true_ends
+
+
 def test_missing_input_topics_are_errors(broker: str) -> None:
     run_id = uuid.uuid4().hex[:8]
     topics = [f"lag-missing-{run_id}.{n}" for n in range(3)]
