@@ -207,6 +207,10 @@ def test_a_reader_that_stops_early_ends_the_command_quietly():
     [
         (["backtest", "{history}", "--cutoff", "2024-02-01", "--horizon-days", "nan"], None),
         (["backtest", "{history}", "--cutoff", "2024-02-01", "--horizon-days", "inf"], None),
+        (
+            ["backtest", "{history}", "--cutoff", "2024-02-01", "--horizon-days", "0.0001"],
+            "must be at least 1, got 0.0001",
+        ),
         (["worker", "--broker-timeout", "nan"], None),
         (["replay", "{history}", "--rate", "nan"], None),
         (["generate", "--produce", "--rate", "nan"], None),
@@ -250,6 +254,18 @@ def test_a_horizon_past_the_calendar_is_refused_before_the_run(capsys, history, 
     line = fails(capsys, "backtest", str(history), "--cutoff", cutoff, "--horizon-days", horizon)
     assert line.startswith(f"stream: --cutoff {cutoff}T00:00:00+00:00 plus a ")
     assert line.endswith("-day horizon ends after the year 9999")
+
+
+def test_a_backtest_refuses_a_horizon_under_a_day_from_the_environment(
+    capsys, history, monkeypatch
+):
+    # The worker takes it; a backtest would crawl, re-evaluating once per horizon of silence.
+    monkeypatch.setenv("STREAM_ENGINE_CHURN_HORIZON_DAYS", "0.0001")
+    assert fails(capsys, "backtest", str(history), "--cutoff", "2024-02-01") == (
+        "stream: configuration error: STREAM_ENGINE_CHURN_HORIZON_DAYS=0.0001 must be at "
+        "least 1 for a backtest; or give --horizon-days"
+    )
+    assert main(["backtest", str(history), "--cutoff", "2024-02-01", "--horizon-days", "1"]) == 0
 
 
 @pytest.mark.parametrize(
