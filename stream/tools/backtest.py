@@ -153,6 +153,9 @@ class Backtest:
     timing: Timing = field(default_factory=Timing)
     history_events: int = 0
     duplicates: int = 0
+    after_cutoff_events: int = 0
+    """Valid events at or after the cutoff: not run, only read for the outcome. With the
+    history's events and the rejected lines they make up every line read."""
     outputs: dict[str, int] = field(default_factory=dict)
     customers: int = 0
     added_up_currencies: list[str] = field(default_factory=list)
@@ -172,6 +175,7 @@ class Backtest:
             "rejected": self.rejections.as_dict(),
             "history_events": self.history_events,
             "duplicates": self.duplicates,
+            "after_cutoff_events": self.after_cutoff_events,
             "outputs": self.outputs,
             "customers": self.customers,
             "added_up_currencies": self.added_up_currencies,
@@ -394,6 +398,7 @@ def run_backtest(
     result.history_events, result.duplicates = replay_history(
         engine, events, cutoff, timing, write, progress
     )
+    result.after_cutoff_events = len(events) - result.history_events
     result.outputs = counts
     result.customers = len(engine.profiles)
     result.added_up_currencies = engine.added_up_currencies()
@@ -534,6 +539,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"({report['duplicates']} duplicates), {report['customers']} customers; would have "
         f"emitted {report['outputs']['segment_changes']} segment changes and "
         f"{report['outputs']['churn_risk']} churn-risk events",
+        f"from the cutoff on: {report['after_cutoff_events']} events, not run, read only for "
+        "the outcome",
         *_added_up(report["added_up_currencies"]),
         f"speed (one core): reading {speed['read_s']:.2f} s (not counted); "
         f"parse {_per_s(speed['parse_events_per_s'])}, "

@@ -146,6 +146,19 @@ def test_figures_are_sane_and_match_the_file(shop, run):
     )
 
 
+def test_the_report_accounts_for_every_line_read(shop, tmp_path):
+    workload, path = shop
+    bad = tmp_path / "bad.jsonl"
+    first, rest = path.read_bytes().split(b"\n", 1)
+    bad.write_bytes(b"\n".join([first, b"not json", rest + b'{"event_type": "purchase"}\n']))
+    report = orjson.loads(backtest(bad, tmp_path / "out", "--json"))
+    after = sum(datetime.fromisoformat(e["ts"]) >= CUTOFF for e in workload.events)
+    assert report["after_cutoff_events"] == after > 0
+    assert report["rejected"]["total"] == 2
+    assert report["rows"] == report["rejected"]["total"] + report["history_events"] + after
+    assert f"from the cutoff on: {after} events" in backtest_command.format_report(report)
+
+
 def test_a_second_run_writes_identical_files_and_figures(shop, run):
     _, path = shop
     out, report = run
