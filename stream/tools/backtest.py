@@ -186,37 +186,37 @@ class Backtest:
         }
 
 
-def read(
-    lines: Iterable[Record | Rejected], rejections: Rejections, timing: Timing
-) -> list[Record]:
+def read(lines: Iterable[Record | Rejected], timing: Timing) -> list[Record | Rejected]:
     began = time.perf_counter()
-    records = []
-    for item in lines:
-        if isinstance(item, Record):
-            records.append(item)
-        else:
-            rejections.add(item.line, item.reason)
+    items = list(lines)
     timing.read_s = time.perf_counter() - began
-    return records
+    return items
 
 
 def parse(
-    records: Sequence[Record],
+    items: Sequence[Record | Rejected],
     max_bytes: int,
     rules: InputRules,
     rejections: Rejections,
     timing: Timing,
 ) -> list[AnyInput]:
-    """Validate like the worker: the events, and a rejection for each line that fails."""
+    """Validate like the worker: the events, and a rejection for each line that fails. The
+    lines the reader refused go to ``rejections`` here too, so that ``--rejected-out`` lists
+    them all in line order."""
     began = time.perf_counter()
     events = []
-    for record in records:
+    records = 0
+    for item in items:
+        if isinstance(item, Rejected):
+            rejections.add(item.line, item.reason)
+            continue
+        records += 1
         try:
-            events.append(parse_input(record.kind, record.value, max_bytes=max_bytes, rules=rules))
+            events.append(parse_input(item.kind, item.value, max_bytes=max_bytes, rules=rules))
         except InvalidInput as exc:
-            rejections.add(record.line, str(exc))
+            rejections.add(item.line, str(exc))
     timing.parse_s = time.perf_counter() - began
-    timing.parsed = len(records)
+    timing.parsed = records
     return events
 
 
@@ -375,9 +375,9 @@ def run_backtest(
     result = Backtest(source, cutoff, config.churn_horizon_days, rejections=rejections)
     timing = result.timing
     engine = Engine(config, churn=ChurnModel(config))
-    records = read(lines, rejections, timing)
-    result.rows = len(records) + rejections.total
-    events = parse(records, max_bytes, engine.rules, rejections, timing)
+    items = read(lines, timing)
+    result.rows = len(items)
+    events = parse(items, max_bytes, engine.rules, rejections, timing)
     counts = {"segment_changes": 0, "churn_risk": 0}
 
     def write(outputs: list[Output]) -> None:

@@ -480,7 +480,7 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         "--rejected-out",
         type=Path,
         metavar="FILE.csv",
-        help="write line,reason for every rejected line ('-': standard output)",
+        help="write line,reason for every rejected line, in line order ('-': standard output)",
     )
 
 

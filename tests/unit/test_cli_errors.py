@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import io
 import os
 import re
 import socket
@@ -24,8 +25,10 @@ import stream.tools.worker_cmd
 from stream.cli import main
 from stream.kafka import topics
 from stream.tools import core_speed
+from stream.tools.history import Rejections, read_history
 from stream.tools.options import number
 from stream.tools.processes import free_port
+from stream.tools.replay import valid_events
 
 HISTORY = "customer_id,ts,amount\nc1,2024-01-01,5\nc1,2024-03-01,7\n"
 
@@ -538,6 +541,24 @@ def test_rejected_lines_can_go_to_standard_output(capsys, history, tmp_path):
     assert main(["backtest", str(bad), "--cutoff", "2024-02-01", "--rejected-out", "-"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines() == ["line,reason", "4,ts is not an ISO 8601 date or date-time"]
+
+
+def test_rejected_lines_are_listed_in_line_order(capsys, history, tmp_path):
+    # Line 4 fails validation, line 5 fails in the reader, which runs ahead of validation.
+    bad = tmp_path / "bad.csv"
+    bad.write_text(history.read_text() + "c2,2024-01-05,-3\nc2,01/02/2024,3\n")
+    expected = [
+        "line,reason",
+        "4,invalid purchase: amount: Input should be greater than or equal to 0",
+        "5,ts is not an ISO 8601 date or date-time",
+    ]
+    assert main(["backtest", str(bad), "--cutoff", "2024-02-01", "--rejected-out", "-"]) == 0
+    assert capsys.readouterr().out.splitlines() == expected
+    replayed = io.StringIO(newline="")
+    valid_events(
+        read_history(bad), Rejections(replayed), max_bytes=10_000, interaction_types=frozenset()
+    )
+    assert replayed.getvalue().splitlines() == expected
 
 
 def test_a_worker_with_no_broker_says_how_long_it_waited(capsys, monkeypatch):
