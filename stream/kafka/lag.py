@@ -65,6 +65,17 @@ class OffsetReader:
     def _unreachable(self, exc: Exception) -> BrokerUnavailable:
         return BrokerUnavailable(f"lost {self.bootstrap_servers} ({exc!r})")
 
+    def group_listed(self) -> bool:
+        """Whether the broker lists the group. Apache Kafka lists one from its first member on,
+        the embedded Tansu once it has committed (a member alone does not make it listed). A
+        broker that cannot list its groups leaves the question open: True, read the offsets."""
+        try:
+            return any(g["group_id"] == self.group for g in self._admin.list_groups())
+        except CONNECTION_ERRORS as exc:
+            raise self._unreachable(exc) from None
+        except KafkaError:
+            return True
+
     def read(self) -> GroupOffsets:
         try:
             return self._read()

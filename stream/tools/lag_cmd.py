@@ -15,8 +15,8 @@ the group's view is even when the consumer has stopped, which a consumption-rate
 cannot.
 
 Exit codes: 0 OK, 1 WARN, STALL, STOP or ERR (a problem found; the report says which), 2 a
-usage or configuration error, 3 the broker cannot be reached (``BrokerUnavailable``, turned
-into 3 by ``stream.cli``).
+usage or configuration error (among them a ``--group`` the broker does not list), 3 the broker
+cannot be reached (``BrokerUnavailable``, turned into 3 by ``stream.cli``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import orjson
 from stream.config import Settings
 from stream.kafka.lag import GroupOffsets, OffsetReader
 from stream.tools.lag_status import LagHistory, Observation, PartitionKey, Status, worst
-from stream.tools.options import EXIT_FOUND, EXIT_OK, broker_option, number
+from stream.tools.options import EXIT_FOUND, EXIT_OK, UsageError, broker_option, number
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -105,6 +105,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # The client logs every connect and retry; this command reports broker trouble itself.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
     with OffsetReader(bootstrap, group, topics) as reader:
+        # Another group has only its commits to show: one the broker does not list has none,
+        # and its name is wrong (a typo, another cluster) rather than the group unhealthy.
+        if not topics and not reader.group_listed():
+            raise UsageError(
+                f"no consumer group {group!r} on {bootstrap} (the embedded broker lists a "
+                "group only once it has committed offsets)"
+            )
         report = _observe(reader, history, args.window, args.interval)
         _print(report, args.json, refresh=False)
         while args.watch:

@@ -255,6 +255,35 @@ def test_missing_input_topics_are_errors(broker: str) -> None:
     assert all(p["reason"] == "topic does not exist" for p in report["partitions"])
 
 
+def test_a_group_the_broker_does_not_list_is_a_usage_error(broker: str) -> None:
+    topics, group = fresh_topics(broker, "lag-group")
+    env = lag_env(broker, f"{group}-app", topics)  # --group names another group than the app's
+
+    async def scenario() -> tuple[tuple[int, Any, str], tuple[int, Any, str]]:
+        unknown = await stream_lag(env, "--group", f"{group}-nosuch", *SAMPLING)
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        try:
+            for topic in topics:
+                for partition in range(PARTITIONS):
+                    await producer.send(topic, b'{"n": 1}', partition=partition)
+        finally:
+            await producer.stop()
+        async with consuming(broker, group, topics):
+            await wait_caught_up(broker, group, topics)
+        return unknown, await stream_lag(env, "--group", group, *SAMPLING)
+
+    (code, report, err), (known_code, known, known_err) = asyncio.run(scenario())
+    assert (code, report) == (2, None), err
+    assert err.splitlines() == [
+        f"stream: no consumer group '{group}-nosuch' on {broker} (the embedded broker lists a "
+        "group only once it has committed offsets)"
+    ]
+    # A group with commits is reported on, whatever its health.
+    assert known_code in (0, 1) and known["group"] == group, (known, known_err)
+    assert {p["topic"] for p in known["partitions"]} == set(topics)
+
+
 def test_unreachable_broker_exits_3_and_names_it() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound but never listening: connections are refused
