@@ -22,6 +22,7 @@ import pytest
 import stream.tools.backtest
 import stream.tools.schemas_cmd
 import stream.tools.worker_cmd
+from schemas.inputs import InputRules
 from stream.cli import main
 from stream.kafka import topics
 from stream.tools import core_speed
@@ -555,9 +556,7 @@ def test_rejected_lines_are_listed_in_line_order(capsys, history, tmp_path):
     assert main(["backtest", str(bad), "--cutoff", "2024-02-01", "--rejected-out", "-"]) == 0
     assert capsys.readouterr().out.splitlines() == expected
     replayed = io.StringIO(newline="")
-    valid_events(
-        read_history(bad), Rejections(replayed), max_bytes=10_000, interaction_types=frozenset()
-    )
+    valid_events(read_history(bad), Rejections(replayed), max_bytes=10_000, rules=InputRules())
     assert replayed.getvalue().splitlines() == expected
 
 
