@@ -442,6 +442,26 @@ def test_statefulset_claims_a_volume_for_the_table_store(
     assert source["configMapRef"]["name"] == "stream-segmentation"
 
 
+# The worker answers HTTP between fetches only: each fetch is handled whole on the event loop.
+# Catching up a backlog, fetches took 5 to 10 s each (the top of segmentation_processing_seconds'
+# buckets) and /healthz answered up to 7.5 s late, on the embedded broker's 4 partitions.
+FETCH_STALL_S = 30
+
+
+def test_probes_outlast_one_fetch_of_a_backlog(worker_container) -> None:
+    """With Kubernetes' default 1 s timeout every probe fails while a worker catches up: it
+    leaves the Service and the liveness probe restarts it mid-catch-up, again and again."""
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        timeout = worker_container[probe].get("timeoutSeconds", 1)  # Kubernetes' default
+        assert timeout >= FETCH_STALL_S, f"{probe} gives up after {timeout} s"
+    (healthcheck,) = dockerfile("HEALTHCHECK")
+    docker_timeout = re.search(r"--timeout=(\d+)s", healthcheck)
+    assert docker_timeout is not None, "HEALTHCHECK without --timeout waits 30 s by default"
+    assert int(docker_timeout[1]) > FETCH_STALL_S
+    request_timeout = re.search(r"urlopen\(.*\btimeout=(\d+)", healthcheck)
+    assert request_timeout is not None and int(request_timeout[1]) >= FETCH_STALL_S
+
+
 def test_selectors_match_the_pods(k8s, statefulset) -> None:
     pod_labels = statefulset["spec"]["template"]["metadata"]["labels"]
     assert statefulset["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
