@@ -21,6 +21,9 @@ class ConfigError(ValueError):
 
 EMBEDDED_PORT = 19092
 PORT = Bounds(1, 65535, high_open=False)
+SESSION_TIMEOUT = Bounds(10, 90, high_open=False)
+"""Seconds. Faust refuses a session timeout above its broker request timeout (90 s by default)
+when the worker's consumer starts, after the broker is reached, with a traceback and exit 1."""
 SERVICE_LINK = re.compile(
     r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT\w*|PORT(_\d+_(TCP|UDP|SCTP)\w*)?)"
 )
@@ -213,7 +216,7 @@ class Settings:
             web_bind=_host("STREAM_WEB_BIND", cls.web_bind),
             web_host=_advertised_host("STREAM_WEB_HOST", cls.web_host),
             session_timeout_s=_number(
-                "STREAM_SESSION_TIMEOUT_S", cls.session_timeout_s, Bounds(10)
+                "STREAM_SESSION_TIMEOUT_S", cls.session_timeout_s, SESSION_TIMEOUT
             ),
             log_level=_choice(
                 "STREAM_LOG_LEVEL", cls.log_level, ("DEBUG", "INFO", "WARNING", "ERROR")

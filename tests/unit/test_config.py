@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stream.cli import main
-from stream.config import ConfigError, Settings
+from stream.config import SESSION_TIMEOUT, ConfigError, Settings
 from stream.core.config import BOUNDS, EngineConfig, EngineConfigError
 from stream.worker.app import create_worker
 
@@ -29,6 +29,9 @@ def test_defaults_point_at_the_embedded_broker():
         ("STREAM_BROKER", "kafka://nohost", "is not host:port"),
         ("STREAM_SESSION_TIMEOUT_S", "nan", "STREAM_SESSION_TIMEOUT_S='nan' is not a finite"),
         ("STREAM_SESSION_TIMEOUT_S", "inf", "is not a finite number"),
+        # Faust would refuse it once the broker is reached, with a traceback and exit 1.
+        ("STREAM_SESSION_TIMEOUT_S", "120", "STREAM_SESSION_TIMEOUT_S='120' must be in [10, 90]"),
+        ("STREAM_SESSION_TIMEOUT_S", "5", "must be in [10, 90]"),
         ("STREAM_WEB_PORT", "99999", "STREAM_WEB_PORT='99999' must be in [1, 65535]"),
         ("STREAM_WEB_PORT", "0", "must be in [1, 65535]"),
         ("STREAM_EMBEDDED_PORT", "65536", "must be in [1, 65535]"),
@@ -106,6 +109,15 @@ def faust_conf(monkeypatch, tmp_path, **env):
         monkeypatch.setenv(name, value)
     settings = replace(Settings.from_env(), store="memory", data_dir=tmp_path)
     return create_worker(settings, partitions=4).app.conf
+
+
+def test_the_longest_session_timeout_accepted_is_one_faust_accepts(monkeypatch, tmp_path):
+    """Faust checks it against its request timeout only when the consumer starts, after the
+    broker is reached: a worker would crash there instead of exiting 2 at once."""
+    longest = str(SESSION_TIMEOUT.high)
+    conf = faust_conf(monkeypatch, tmp_path, STREAM_SESSION_TIMEOUT_S=longest)
+    assert conf.broker_session_timeout == SESSION_TIMEOUT.high
+    assert conf.broker_session_timeout <= conf.broker_request_timeout
 
 
 def test_the_worker_listens_on_loopback_by_default(monkeypatch, tmp_path):
