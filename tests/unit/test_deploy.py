@@ -8,6 +8,7 @@ when one side is renamed and the other is not.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import fields
@@ -596,6 +597,33 @@ def test_dashboard_queries_use_exposed_metrics_and_labels(dashboard) -> None:
             available = check_expression(target["expr"], series)
             for label in re.findall(r"\{\{\s*(\w+)\s*\}\}", target.get("legendFormat", "")):
                 assert label in available, f"{panel['title']}: legend uses missing {label!r}"
+
+
+def starts_as_nan() -> set[str]:
+    """Series a worker exposes as NaN until it knows better (the churn model's scores)."""
+    metrics = Metrics(CollectorRegistry())
+    return {
+        sample.name
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if math.isnan(sample.value)
+    }
+
+
+def test_sums_and_averages_leave_out_workers_that_report_nan(dashboard, rules) -> None:
+    """sum and avg propagate NaN: one worker whose churn model has no labelled snapshot yet
+    (a new pod, for a whole churn horizon in live mode) would blank the cluster's figure.
+    Filter first, e.g. ``avg(metric >= 0)``; min and max skip NaN by themselves."""
+    names = starts_as_nan()
+    assert "segmentation_churn_model_roc_auc" in names
+    expressions = [rule["expr"] for rule in rules]
+    expressions += [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    for expr in expressions:
+        for name in names:
+            grouping = r"(?:(?:by|without)\s*\([^)]*\)\s*)?"
+            selector = r"(?:\{[^}]*\}\s*)?"
+            raw = rf"\b(?:sum|avg)\s*{grouping}\(\s*{name}\s*{selector}\)"
+            assert not re.search(raw, expr), f"NaN of one worker blanks: {expr}"
 
 
 def test_dashboard_covers_what_operators_watch(dashboard) -> None:
