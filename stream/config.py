@@ -80,6 +80,23 @@ def _advertised_host(name: str, default: str) -> str:
     return host
 
 
+FAUST_TOPICS = ("{}-__assignor-__leader", "{}-profiles-changelog")
+"""The topics Faust names after the app id (its leader topic, the profile table's changelog)."""
+
+
+def _app_id(name: str, default: str) -> str:
+    """The consumer group, and the prefix of the topics Faust creates: each of those must be a
+    name Kafka accepts, or the worker would stop only once Kafka refused to create it."""
+    value = _get(name, default)
+    if not value or not all(TOPIC_NAME.fullmatch(topic.format(value)) for topic in FAUST_TOPICS):
+        longest = max(len(topic.format("")) for topic in FAUST_TOPICS)
+        raise ConfigError(
+            f"{name}={value!r} must be 1 to {249 - longest} of a-z, A-Z, 0-9, '.', '_', '-': "
+            f"Faust names topics after it ({', '.join(t.format(value) for t in FAUST_TOPICS)})"
+        )
+    return value
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = _get(name, default)
     if value not in choices:
@@ -206,7 +223,7 @@ class Settings:
         settings = cls(
             broker=_get("STREAM_BROKER", cls.broker),
             embedded_port=_number("STREAM_EMBEDDED_PORT", EMBEDDED_PORT, PORT),
-            app_id=_get("STREAM_APP_ID", cls.app_id),
+            app_id=_app_id("STREAM_APP_ID", cls.app_id),
             partitions=_number("STREAM_PARTITIONS", cls.partitions, Bounds(1)),
             replication=_number("STREAM_REPLICATION", cls.replication, Bounds(1)),
             store=_choice("STREAM_STORE", cls.store, ("rocksdb", "memory")),

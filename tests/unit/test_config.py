@@ -42,6 +42,11 @@ def test_defaults_point_at_the_embedded_broker():
         ("STREAM_TOPIC_CHURN_RISK", "customer.purchases", "clashes with STREAM_TOPIC_PURCHASES"),
         # Kafka refuses a topic whose name differs from another's only by '.' and '_'.
         ("STREAM_TOPIC_DEAD_LETTER", "customer_purchases", "clashes with STREAM_TOPIC_PURCHASES"),
+        # Faust would stop with a traceback ("App requires an id!"), exit 1.
+        ("STREAM_APP_ID", "", "STREAM_APP_ID='' must be 1 to 229 of"),
+        # Faust names its changelog and leader topics after it; Kafka would refuse them.
+        ("STREAM_APP_ID", "segment app", "after it (segment app-__assignor-__leader, segment"),
+        ("STREAM_APP_ID", "a" * 230, "must be 1 to 229 of"),
         ("STREAM_WEB_BIND", "", "STREAM_WEB_BIND is empty"),
         ("STREAM_WEB_BIND", "[]", "STREAM_WEB_BIND is empty"),
         # Every worker would advertise the same unreachable URL to the others.
@@ -95,6 +100,15 @@ def test_kubernetes_service_links_are_not_taken_for_mistyped_settings(monkeypatc
     for name, value in links.items():
         monkeypatch.setenv(name, value)
     assert Settings.from_env().web_port == 6066
+
+
+def test_the_app_id_names_topics_kafka_accepts(monkeypatch, tmp_path):
+    monkeypatch.setenv("STREAM_APP_ID", "a" * 229)
+    settings = replace(Settings.from_env(), store="memory", data_dir=tmp_path)
+    app = create_worker(settings, partitions=4).app
+    changelog = app.tables["profiles"].changelog_topic.get_topic_name()
+    leader = app._leader_assignor._leader_topic_name
+    assert max(len(changelog), len(leader)) == 249
 
 
 def test_renamed_topics_are_read(monkeypatch):
