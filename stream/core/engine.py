@@ -224,6 +224,9 @@ class Engine:
     # -- events -------------------------------------------------------------------------
 
     def process(self, event: AnyInput, partition: int, emitted_at: datetime) -> Result:
+        # First: a purchase the engine cannot count must change nothing, not even the clock
+        # (the outputs of customers it made due would be lost with the exception).
+        rate = self._rate(event)
         ts = event.ts.timestamp()
         state = self.partitions.get(partition) or self.partition(partition)
         clock = state.clock
@@ -249,9 +252,7 @@ class Engine:
         feel = purchased = False
         if isinstance(event, Purchase):
             keys = rfm.keys(profile)
-            currency = event.currency
-            self.currencies.add(currency)
-            rate = 1.0 if self._rates is None else self._rates[currency]
+            self.currencies.add(event.currency)
             rfm.apply_purchase(profile, event, rate, ts, now, self._window_s)
             old_keys, keys = keys, rfm.keys(profile)
             self._place(state, customer_id, old_keys, keys)
@@ -304,6 +305,16 @@ class Engine:
             )
         self.profiles[customer_id] = profile
         return Result("processed", outputs, late)
+
+    def _rate(self, event: AnyInput) -> float:
+        """What one unit of a purchase's currency counts for in the base currency."""
+        if self._rates is None or not isinstance(event, Purchase):
+            return 1.0
+        rate = self._rates.get(event.currency)
+        if rate is None:
+            # parse_input with ``self.rules`` dead-letters these; a shell that skipped them.
+            raise ValueError(f"currency {event.currency} has no rate (parse with Engine.rules)")
+        return rate
 
     def _remember(self, profile: Profile, event: AnyInput, ts: float) -> None:
         ids = profile.purchase_ids if isinstance(event, Purchase) else profile.recent_ids

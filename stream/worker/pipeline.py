@@ -365,15 +365,16 @@ class Pipeline:
             "purchases in several currencies are added up as if they were one: set "
             "STREAM_ENGINE_CURRENCY and STREAM_ENGINE_FX_RATES to convert them",
             len(added_up),
+            counted="new_currencies",
             currencies=added_up,
         )
 
-    def _warn(self, message: str, count: int, **extra: Any) -> None:
-        """Log ``message`` when ``count`` (a running total) has grown, at most once a minute:
-        a backlog would otherwise repeat it for every batch."""
+    def _warn(self, message: str, count: int, *, counted: str = "events", **extra: Any) -> None:
+        """Log ``message`` when ``count`` (a running total of ``counted``) has grown, at most
+        once a minute: a backlog would otherwise repeat it for every batch."""
         reported, at = self._warned.get(message, (0, -math.inf))
         if count > reported and time.monotonic() - at >= 60:
-            log.warning(message, extra={"events": count - reported, **extra})
+            log.warning(message, extra={counted: count - reported, **extra})
             self._warned[message] = (count, time.monotonic())
 
     def _by_partition(self, batch: dict[TP, list[Any]]) -> dict[int, list[tuple[str, Any]]]:

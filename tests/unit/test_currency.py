@@ -110,3 +110,28 @@ def test_a_base_currency_that_is_no_code_is_refused(monkeypatch, code):
 
 def test_blank_entries_are_ignored():
     assert exchange_rates("EUR", " USD=0.92, ,") == {"EUR": 1.0, "USD": 0.92}
+
+
+def test_the_rolling_window_and_recent_spend_count_in_the_base_currency():
+    converted = Engine(EngineConfig(currency="EUR", fx_rates="USD=0.5", window_days=30))
+    native = Engine(EngineConfig(window_days=30))
+    for day, amount, refund in [(0, 100.0, False), (1, 40.0, False), (2, 20.0, True)]:
+        order = {"order_id": f"o{day if not refund else 0}", "refund": refund}
+        converted.process(purchase("c1", day, amount, currency="USD", **order), 0, EMITTED)
+        native.process(purchase("c1", day, amount / 2, **order), 0, EMITTED)
+    mine, theirs = converted.profiles["c1"], native.profiles["c1"]
+    assert mine.monetary == pytest.approx(theirs.monetary) == pytest.approx(60.0)
+    assert mine.spend_recent == pytest.approx(theirs.spend_recent)
+    assert {k: v[1] for k, v in mine.window.items()} == pytest.approx(
+        {k: v[1] for k, v in theirs.window.items()}
+    )
+
+
+def test_a_purchase_without_a_rate_that_skipped_the_rules_changes_nothing():
+    engine = Engine(EngineConfig(currency="EUR", fx_rates="USD=0.5"))
+    engine.process(purchase("c1", 0, 10.0), 0, EMITTED)
+    clock = engine.clock(0).now
+    with pytest.raises(ValueError, match="currency JPY has no rate"):
+        engine.process(purchase("c2", 200, 10.0, currency="JPY"), 0, EMITTED)
+    assert engine.clock(0).now == clock  # c1 not made due, so their change is not lost
+    assert "c2" not in engine.profiles and engine.currencies == {"EUR"}

@@ -89,6 +89,7 @@ def test_spends_in_several_currencies_added_up_are_warned_about(tmp_path, caplog
         asyncio.run(pipeline.process({TP(topic, 0): records[1:]}))
     (warning,) = [r for r in caplog.records if "several currencies" in r.getMessage()]
     assert warning.currencies == ["EUR", "USD"]
+    assert warning.new_currencies == 2 and not hasattr(warning, "events")
 
 
 class _FailingEngine(Engine):
@@ -129,3 +130,31 @@ def test_an_event_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(tmp
     sample = pipeline.metrics.registry.get_sample_value
     assert sample("segmentation_dead_letters_total", {"reason": "engine"}) == 1
     assert sample("segmentation_processed_events_total") == 1
+
+
+def test_a_purchase_in_a_currency_without_a_rate_is_dead_lettered_by_the_worker(tmp_path):
+    pipeline = _pipeline(tmp_path)
+    topic = pipeline.settings.topics.purchases
+    pipeline.engine = Engine(EngineConfig(currency="EUR", fx_rates="USD=0.5"), {})
+    written = {}
+
+    async def emit(outputs, dead):
+        written["dead"] = dead
+
+    async def nothing(*args):
+        pass
+
+    pipeline._emit, pipeline._ack = emit, nothing
+    pipeline._behind = lambda topic, partition: False
+    records = [
+        _purchase(0, "c1", "2025-05-01T10:00:00Z", "usd"),
+        _purchase(1, "c2", "2025-05-02T10:00:00Z", "JPY"),
+    ]
+    asyncio.run(pipeline.process({TP(topic, 0): records}))
+    [dead] = written["dead"]
+    assert dead.source.offset == 1
+    assert dead.reason.startswith("currency JPY is neither STREAM_ENGINE_CURRENCY")
+    assert pipeline.engine.profiles["c1"].monetary == 10.0
+    assert "c2" not in pipeline.engine.profiles
+    sample = pipeline.metrics.registry.get_sample_value
+    assert sample("segmentation_dead_letters_total", {"reason": "unknown_currency"}) == 1
