@@ -495,6 +495,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "look churned who may not be",
             file=sys.stderr,
         )
+    if result.added_up_currencies:
+        print(
+            f"stream backtest: warning: spends in {', '.join(result.added_up_currencies)} were "
+            "added up as if one currency; set STREAM_ENGINE_CURRENCY and STREAM_ENGINE_FX_RATES "
+            "to convert them",
+            file=sys.stderr,
+        )
     # Standard output may carry the changes or the scores; the report then goes beside them.
     out = sys.stderr if piped else sys.stdout
     if args.json:
@@ -520,15 +527,6 @@ def _unevaluated(report: dict[str, Any]) -> str:
     )
 
 
-def _added_up(currencies: list[str]) -> list[str]:
-    if not currencies:
-        return []
-    return [
-        f"warning: spends in {', '.join(currencies)} were added up as if one currency; set "
-        "STREAM_ENGINE_CURRENCY and STREAM_ENGINE_FX_RATES to convert them"
-    ]
-
-
 def format_report(report: dict[str, Any]) -> str:
     speed = report["speed"]
     rejected = report["rejected"]
@@ -541,7 +539,6 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['outputs']['churn_risk']} churn-risk events",
         f"from the cutoff on: {report['after_cutoff_events']} events, not run, read only for "
         "the outcome",
-        *_added_up(report["added_up_currencies"]),
         f"speed (one core): reading {speed['read_s']:.2f} s (not counted); "
         f"parse {_per_s(speed['parse_events_per_s'])}, "
         f"engine {_per_s(speed['engine_events_per_s'])}, "

@@ -73,6 +73,7 @@ from stream.tools.generate import (
     check_workload_options,
     generate,
     produce,
+    shop_currency,
 )
 from stream.tools.options import broker_option, number, progress_lines
 from stream.tools.processes import WorkerProcess, free_port
@@ -338,7 +339,7 @@ async def produce_new_customers(
                 "ts": ts.isoformat(timespec="milliseconds"),
                 "order_id": f"{customer_id}-o1",
                 "amount": 20.0 + index % 200,
-                "currency": "EUR",
+                "currency": shop_currency(run.settings.engine),
             }
             sent[customer_id.encode()] = stamp = int(moment * 1000)
             pending.append(
@@ -480,7 +481,13 @@ def delete_topics(run: Run) -> None:
 
 def bench(run: Run, args: argparse.Namespace, shared_broker: bool) -> dict[str, Any]:
     settings = run.settings
-    workload = generate(args.customers, args.events, args.days, args.seed)
+    workload = generate(
+        args.customers,
+        args.events,
+        args.days,
+        args.seed,
+        currency=shop_currency(settings.engine),
+    )
     expected = len(workload.events)
     ensure_topics(run.bootstrap, settings)
     try:

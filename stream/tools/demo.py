@@ -27,7 +27,13 @@ from aiokafka import AIOKafkaConsumer
 from stream.config import Settings
 from stream.kafka.broker import EmbeddedBroker
 from stream.kafka.topics import ensure_topics
-from stream.tools.generate import add_workload_options, check_workload_options, generate, produce
+from stream.tools.generate import (
+    add_workload_options,
+    check_workload_options,
+    generate,
+    produce,
+    shop_currency,
+)
 from stream.tools.options import EXIT_FOUND, number
 from stream.tools.processes import WorkerProcess, free_port
 
@@ -151,7 +157,13 @@ def _run_in(workdir: Path, args: argparse.Namespace, settings: Settings) -> int:
 def _show(
     args: argparse.Namespace, settings: Settings, bootstrap: str, worker: WorkerProcess
 ) -> int:
-    workload = generate(args.customers, args.events, args.days, args.seed)
+    workload = generate(
+        args.customers,
+        args.events,
+        args.days,
+        args.seed,
+        currency=shop_currency(settings.engine),
+    )
     print(
         f"replaying {len(workload.events)} events of {args.customers} customers "
         f"({workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d}) at {args.rate:.0f}/s",

@@ -36,6 +36,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from schemas.inputs import EARLIEST_TS, MAX_CLOCK_SKEW_S, SCHEMA_VERSION
 from stream.config import Settings, Topics
+from stream.core.config import EngineConfig
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import ensure_topics
 from stream.tools.options import STDOUT, Outputs, UsageError, iso_date, number
@@ -107,7 +108,8 @@ class _Customer:
     events: int
     region: str
     device: str  # where they browse: web or app
-    spend: float  # typical basket in EUR
+    spend: float  # typical basket
+    currency: str
     rng: random.Random
     days: float
     sales: Sequence[tuple[float, float]]
@@ -131,7 +133,7 @@ class _Customer:
                 "event_type": "purchase",
                 "order_id": f"{self.customer_id}-o{self.orders}",
                 "amount": round(amount, 2),
-                "currency": CURRENCY,
+                "currency": self.currency,
                 "items": 1 + int(amount // 40) + self.rng.randrange(2),
                 "channel": self.rng.choice((self.device, self.device, "store")),
                 "region": self.region,
@@ -302,6 +304,12 @@ def _sales(rng: random.Random, days: float) -> list[tuple[float, float]]:
     return windows
 
 
+def shop_currency(config: EngineConfig) -> str:
+    """The currency to generate purchases in: the engine's base currency, so that a generated
+    shop is not dead-lettered for want of a rate, or EUR without one."""
+    return config.currency.upper() or CURRENCY
+
+
 def fewest_events(customers: int) -> int:
     """The fewest events that let ``customers`` customers each show their persona."""
     counts = _largest_remainder(customers, [p.share for p in PERSONAS.values()])
@@ -314,6 +322,7 @@ def generate(
     days: float = 365,
     seed: int = 7,
     start: datetime | date = START,
+    currency: str = CURRENCY,
 ) -> Workload:
     """A reproducible workload: exactly ``events`` events over ``days`` days from ``start``."""
     if not isinstance(start, datetime):
@@ -356,6 +365,7 @@ def generate(
             region=rng.choice(REGIONS),
             device=rng.choice(("web", "web", "app")),
             spend=median * rng.lognormvariate(0, spread),
+            currency=currency,
             rng=random.Random(rng.getrandbits(64)),
             days=days,
             sales=sales,
@@ -552,7 +562,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with Outputs() as outputs:
         truth = outputs.open(args.truth)  # before generating: a bad path fails at once
         events_out = outputs.open(out, binary=True)
-        workload = generate(args.customers, args.events, args.days, args.seed, args.start)
+        workload = generate(
+            args.customers,
+            args.events,
+            args.days,
+            args.seed,
+            args.start,
+            currency=shop_currency(settings.engine),
+        )
         if truth is not None:
             write_truth(workload.personas, truth)
         if events_out is not None:

@@ -211,11 +211,10 @@ def test_spends_in_several_currencies_added_up_are_reported(tmp_path, capsys):
     ]  # fmt: skip
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
-    args = ["backtest", str(path), "--cutoff", "2024-01-10"]
-    assert main([*args, "--json"]) == 0
-    assert orjson.loads(capsys.readouterr().out)["added_up_currencies"] == ["EUR", "USD"]
-    assert main(args) == 0
-    assert "warning: spends in EUR, USD were added up as if one currency" in capsys.readouterr().out
+    assert main(["backtest", str(path), "--cutoff", "2024-01-10", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert orjson.loads(out)["added_up_currencies"] == ["EUR", "USD"]
+    assert "warning: spends in EUR, USD were added up as if one currency" in err
 
 
 def test_the_text_report_shows_a_figure_the_data_cannot_give_as_a_dash(run):

@@ -152,3 +152,13 @@ def test_cli_writes_events_and_truth(tmp_path):
 def test_cli_refuses_an_impossible_workload(capsys):
     assert main(["generate", "--customers", "100", "--events", "10", "--out", "-"]) == 2
     assert "too few" in capsys.readouterr().err
+
+
+def test_purchases_are_in_the_engines_base_currency(tmp_path, monkeypatch):
+    # Otherwise a shop with a base currency and no EUR rate dead-letters the whole demo.
+    monkeypatch.setenv("STREAM_ENGINE_CURRENCY", "usd")
+    out = tmp_path / "events.jsonl"
+    args = ["generate", "--customers", "40", "--events", "500", "--out", str(out)]
+    assert main(args) == 0
+    events = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert {e["currency"] for e in events if e["event_type"] == "purchase"} == {"USD"}
