@@ -71,9 +71,9 @@ from stream.tools.generate import (
     Workload,
     add_workload_options,
     check_workload_options,
-    generate,
     produce,
     shop_currency,
+    workload_from,
 )
 from stream.tools.options import broker_option, number, progress_lines
 from stream.tools.processes import WorkerProcess, free_port
@@ -481,13 +481,7 @@ def delete_topics(run: Run) -> None:
 
 def bench(run: Run, args: argparse.Namespace, shared_broker: bool) -> dict[str, Any]:
     settings = run.settings
-    workload = generate(
-        args.customers,
-        args.events,
-        args.days,
-        args.seed,
-        currency=shop_currency(settings.engine),
-    )
+    workload = workload_from(args, settings)
     expected = len(workload.events)
     ensure_topics(run.bootstrap, settings)
     try:

@@ -30,9 +30,8 @@ from stream.kafka.topics import ensure_topics
 from stream.tools.generate import (
     add_workload_options,
     check_workload_options,
-    generate,
     produce,
-    shop_currency,
+    workload_from,
 )
 from stream.tools.options import EXIT_FOUND, number
 from stream.tools.processes import WorkerProcess, free_port
@@ -157,13 +156,7 @@ def _run_in(workdir: Path, args: argparse.Namespace, settings: Settings) -> int:
 def _show(
     args: argparse.Namespace, settings: Settings, bootstrap: str, worker: WorkerProcess
 ) -> int:
-    workload = generate(
-        args.customers,
-        args.events,
-        args.days,
-        args.seed,
-        currency=shop_currency(settings.engine),
-    )
+    workload = workload_from(args, settings)
     print(
         f"replaying {len(workload.events)} events of {args.customers} customers "
         f"({workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d}) at {args.rate:.0f}/s",

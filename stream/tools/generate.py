@@ -310,6 +310,18 @@ def shop_currency(config: EngineConfig) -> str:
     return config.currency.upper() or CURRENCY
 
 
+def workload_from(args: argparse.Namespace, settings: Settings, start: date = START) -> Workload:
+    """The workload :func:`add_workload_options` asked for, in the shop's currency."""
+    return generate(
+        args.customers,
+        args.events,
+        args.days,
+        args.seed,
+        start,
+        currency=shop_currency(settings.engine),
+    )
+
+
 def fewest_events(customers: int) -> int:
     """The fewest events that let ``customers`` customers each show their persona."""
     counts = _largest_remainder(customers, [p.share for p in PERSONAS.values()])
@@ -562,14 +574,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with Outputs() as outputs:
         truth = outputs.open(args.truth)  # before generating: a bad path fails at once
         events_out = outputs.open(out, binary=True)
-        workload = generate(
-            args.customers,
-            args.events,
-            args.days,
-            args.seed,
-            args.start,
-            currency=shop_currency(settings.engine),
-        )
+        workload = workload_from(args, settings, args.start)
         if truth is not None:
             write_truth(workload.personas, truth)
         if events_out is not None:

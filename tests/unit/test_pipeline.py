@@ -53,23 +53,8 @@ def _purchase(offset, customer, ts, currency="EUR"):
     )
 
 
-def test_history_replayed_into_a_wall_clock_worker_is_warned_about(tmp_path, caplog):
-    pipeline = _pipeline(tmp_path)  # STREAM_CLOCK=live, the default
-    pipeline.engine = Engine(EngineConfig(), {})
-
-    async def nothing(*args):
-        pass
-
-    pipeline._emit, pipeline._ack = nothing, nothing
-    pipeline._behind = lambda topic, partition: False
-    topic = pipeline.settings.topics.purchases
-    pipeline.engine.tick(0, datetime.now(UTC), wall_ts=time.time())
-    with caplog.at_level(logging.WARNING):
-        asyncio.run(pipeline.process({TP(topic, 0): [_purchase(0, "c1", "2024-01-05T10:00:00Z")]}))
-    assert "replaying history? Run the workers with STREAM_CLOCK=event" in caplog.text
-
-
-def test_spends_in_several_currencies_added_up_are_warned_about(tmp_path, caplog):
+def _quiet_pipeline(tmp_path):
+    """A pipeline with an engine whose outputs and acks go nowhere, with nothing more to read."""
     pipeline = _pipeline(tmp_path)
     pipeline.engine = Engine(EngineConfig(), {})
 
@@ -78,6 +63,20 @@ def test_spends_in_several_currencies_added_up_are_warned_about(tmp_path, caplog
 
     pipeline._emit, pipeline._ack = nothing, nothing
     pipeline._behind = lambda topic, partition: False
+    return pipeline
+
+
+def test_history_replayed_into_a_wall_clock_worker_is_warned_about(tmp_path, caplog):
+    pipeline = _quiet_pipeline(tmp_path)  # STREAM_CLOCK=live, the default
+    topic = pipeline.settings.topics.purchases
+    pipeline.engine.tick(0, datetime.now(UTC), wall_ts=time.time())
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(pipeline.process({TP(topic, 0): [_purchase(0, "c1", "2024-01-05T10:00:00Z")]}))
+    assert "replaying history? Run the workers with STREAM_CLOCK=event" in caplog.text
+
+
+def test_spends_in_several_currencies_added_up_are_warned_about(tmp_path, caplog):
+    pipeline = _quiet_pipeline(tmp_path)
     topic = pipeline.settings.topics.purchases
     records = [
         _purchase(0, "c1", "2024-01-05T10:00:00Z", "EUR"),
