@@ -155,7 +155,9 @@ class Backtest:
     duplicates: int = 0
     after_cutoff_events: int = 0
     """Valid events at or after the cutoff: not run, only read for the outcome. With the
-    history's events and the rejected lines they make up every line read."""
+    history's events, the rejected lines and the merged ones they make up every line read."""
+    merged_lines: int = 0
+    """CSV lines summed into an order read on an earlier line (``--order-col``)."""
     outputs: dict[str, int] = field(default_factory=dict)
     customers: int = 0
     added_up_currencies: list[str] = field(default_factory=list)
@@ -176,6 +178,7 @@ class Backtest:
             "history_events": self.history_events,
             "duplicates": self.duplicates,
             "after_cutoff_events": self.after_cutoff_events,
+            "merged_lines": self.merged_lines,
             "outputs": self.outputs,
             "customers": self.customers,
             "added_up_currencies": self.added_up_currencies,
@@ -208,13 +211,13 @@ def parse(
     records = 0
     for item in items:
         if isinstance(item, Rejected):
-            rejections.add(item.line, item.reason)
+            rejections.add(item.lines, item.reason)
             continue
         records += 1
         try:
             events.append(parse_input(item.kind, item.value, max_bytes=max_bytes, rules=rules))
         except InvalidInput as exc:
-            rejections.add(item.line, str(exc))
+            rejections.add(item.lines, str(exc))
     timing.parse_s = time.perf_counter() - began
     timing.parsed = records
     return events
@@ -376,8 +379,9 @@ def run_backtest(
     timing = result.timing
     engine = Engine(config, churn=ChurnModel(config))
     items = read(lines, timing)
-    result.rows = len(items)
+    result.rows = sum(len(item.lines) for item in items)
     events = parse(items, max_bytes, engine.rules, rejections, timing)
+    result.merged_lines = result.rows - rejections.total - len(events)
     counts = {"segment_changes": 0, "churn_risk": 0}
 
     def write(outputs: list[Output]) -> None:
@@ -531,7 +535,12 @@ def format_report(report: dict[str, Any]) -> str:
     speed = report["speed"]
     rejected = report["rejected"]
     lines = [
-        f"{report['file']}: {report['rows']} lines, {rejected['total']} rejected",
+        f"{report['file']}: {report['rows']} lines, {rejected['total']} rejected"
+        + (
+            f", {report['merged_lines']} summed into the order of an earlier line"
+            if report["merged_lines"]
+            else ""
+        ),
         *(f"  rejected: {line}" for line in describe(rejected)),
         f"history before {report['cutoff']}: {report['history_events']} events "
         f"({report['duplicates']} duplicates), {report['customers']} customers; would have "

@@ -8,8 +8,9 @@ says which:
   that type has (``order_id``, ``type``, ``survey_id``).
 - CSV of transactions with a header row: one purchase per row, from the columns named by
   ``--customer-col``, ``--time-col``, ``--amount-col`` and optionally ``--order-col``, in
-  ``--currency``; each row counts as one purchase, so a file of line items must be summed per
-  order first. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An
+  ``--currency``. With ``--order-col``, the rows of one customer's order (a file of line
+  items) are one purchase of their summed amount, at the earliest row's time; without it,
+  each row is one. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An
   amount is a plain number such as ``1234.50``: a decimal point, no currency symbol and no
   thousands separator.
 
@@ -75,11 +76,21 @@ class Record(NamedTuple):
     kind: str
     """``purchase``, ``interaction`` or ``survey``: which input topic it belongs on."""
     value: bytes
+    merged: tuple[int, ...] = ()
+    """The later lines of a CSV order summed into this one."""
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        return (self.line, *self.merged)
 
 
 class Rejected(NamedTuple):
     line: int
     reason: str
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        return (self.line,)
 
 
 @dataclass(frozen=True)
@@ -107,15 +118,16 @@ class Rejections:
         if self._writer:
             self._writer.writerow(("line", "reason"))
 
-    def add(self, line: int, reason: str) -> None:
-        self.total += 1
+    def add(self, lines: tuple[int, ...], reason: str) -> None:
+        """Reject ``lines``: one line, or every line of a CSV order."""
+        self.total += len(lines)
         if self._writer:
-            self._writer.writerow((line, reason))
+            self._writer.writerows((line, reason) for line in lines)
         seen = self.by_reason.get(reason)
         if seen is None:
-            self.by_reason[reason] = [1, line]
+            self.by_reason[reason] = [len(lines), lines[0]]
         else:
-            seen[0] += 1
+            seen[0] += len(lines)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -295,7 +307,111 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
         )
     at = [header.index(name) for name in wanted]
     width = max(at) + 1
+    if columns.order is not None:
+        yield from _orders(_purchase_rows(rows, header, at, width, columns), columns)
+        return
     ids = ContentIds()
+    for item in _purchase_rows(rows, header, at, width, columns):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        number, customer, ts, value, _ = item
+        own_id = ids.next(orjson.dumps([customer, ts, value, None, columns.currency]))
+        yield Record(number, "purchase", _purchase(own_id, customer, ts, own_id, value, columns))
+
+
+def _purchase(
+    event_id: str, customer: str, ts: str, order: str, amount: float, columns: CsvColumns
+) -> bytes:
+    return orjson.dumps(
+        {
+            "event_type": "purchase",
+            "schema_version": SCHEMA_VERSION,
+            "event_id": event_id,
+            "customer_id": customer,
+            "ts": ts,
+            "order_id": order,
+            "amount": amount,
+            "currency": columns.currency,
+        }
+    )
+
+
+def _orders(rows: Iterator[_Row | Rejected], columns: CsvColumns) -> Iterator[Record | Rejected]:
+    """One purchase per customer and order: a file of line items has a row per product
+    bought, and counting each as a purchase would inflate frequency and shorten cadence.
+
+    The amounts are summed, at the earliest row's time. The whole file is read first and an
+    order comes out at its first line, so output stays in line order. An order of one row
+    gets the id it would get if orders were not grouped.
+    """
+    found: list[_Order | Rejected] = []
+    orders: dict[tuple[str, str], _Order] = {}
+    for item in rows:
+        if isinstance(item, Rejected):
+            found.append(item)
+            continue
+        order = orders.get((item.customer, item.order or ""))
+        if order is None:
+            order = _Order(item)
+            found.append(order)
+            if item.order:  # rows without an order id are not one order (validation says so)
+                orders[item.customer, item.order] = order
+        else:
+            order.add(item)
+    ids = ContentIds()
+    for entry in found:
+        if isinstance(entry, Rejected):
+            yield entry
+            continue
+        customer, order_id, ts, value = (
+            entry.first.customer,
+            entry.order_id,
+            entry.ts,
+            entry.amount(),
+        )
+        own_id = ids.next(orjson.dumps([customer, ts, value, order_id, columns.currency]))
+        event = _purchase(own_id, customer, ts, order_id, value, columns)
+        yield Record(entry.first.line, "purchase", event, tuple(row.line for row in entry.later))
+
+
+class _Order:
+    """The rows of one customer's order, as :func:`_orders` gathers them."""
+
+    def __init__(self, first: _Row) -> None:
+        assert first.order is not None
+        self.first = first
+        self.order_id = first.order
+        self.ts = first.ts
+        self.later: list[_Row] = []
+
+    def add(self, row: _Row) -> None:
+        self.later.append(row)
+        if datetime.fromisoformat(row.ts) < datetime.fromisoformat(self.ts):
+            self.ts = row.ts
+
+    def amount(self) -> float:
+        if not self.later:
+            return self.first.amount
+        return math.fsum([self.first.amount, *(row.amount for row in self.later)])
+
+
+class _Row(NamedTuple):
+    line: int
+    customer: str
+    ts: str
+    amount: float
+    order: str | None
+
+
+def _purchase_rows(
+    rows: Iterator[tuple[int, list[str]] | Rejected],
+    header: list[str],
+    at: list[int],
+    width: int,
+    columns: CsvColumns,
+) -> Iterator[_Row | Rejected]:
+    """The purchase fields of each row, or why they are not usable."""
     times: dict[str, str | None] = {}  # dates repeat a lot in transaction logs
     for item in rows:
         if isinstance(item, Rejected):
@@ -321,19 +437,7 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
         except ValueError as exc:
             yield Rejected(number, str(exc))
             continue
-        order = fields[3] if columns.order is not None else None
-        own_id = ids.next(orjson.dumps([customer, ts, value, order, columns.currency]))
-        event = {
-            "event_type": "purchase",
-            "schema_version": SCHEMA_VERSION,
-            "event_id": own_id,
-            "customer_id": customer,
-            "ts": ts,
-            "order_id": own_id if order is None else order,
-            "amount": value,
-            "currency": columns.currency,
-        }
-        yield Record(number, "purchase", orjson.dumps(event))
+        yield _Row(number, customer, ts, value, fields[3] if columns.order is not None else None)
 
 
 def _amount(text: str, column: str) -> float:
@@ -455,7 +559,9 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("jsonl", "csv"), help="default: JSONL if the file starts with '{'"
     )
-    group = parser.add_argument_group("CSV files (one purchase per row, header required)")
+    group = parser.add_argument_group(
+        "CSV files (one purchase per row, or per order with --order-col; header required)"
+    )
     group.add_argument("--customer-col", default="customer_id", help="default %(default)s")
     group.add_argument(
         "--time-col",
@@ -465,8 +571,8 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--amount-col", default="amount", help="default %(default)s")
     group.add_argument(
         "--order-col",
-        help="default: the row's event id. Each row counts as one purchase, whatever its order "
-        "id: sum a file of line items per order first",
+        help="default: the row's event id. The rows of one customer with the same order id "
+        "(line items) are one purchase of their summed amount, at the earliest row's time",
     )
     group.add_argument(
         "--currency", type=currency, default="EUR", help="ISO 4217 code; default %(default)s"
@@ -480,7 +586,8 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         "--rejected-out",
         type=Path,
         metavar="FILE.csv",
-        help="write line,reason for every rejected line, in line order ('-': standard output)",
+        help="write line,reason for every rejected line, in line order (an order's lines "
+        "together, at its first) ('-': standard output)",
     )
 
 

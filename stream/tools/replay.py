@@ -34,6 +34,7 @@ from stream.kafka.topics import ensure_topics
 from stream.tools.generate import produce
 from stream.tools.history import (
     Record,
+    Rejected,
     Rejections,
     add_input_options,
     columns_from,
@@ -50,32 +51,35 @@ PROGRESS_EVERY_S = 1.0
 
 
 def valid_events(
-    lines: Iterable[Any],
+    lines: Iterable[Record | Rejected],
     rejections: Rejections,
     *,
     max_bytes: int,
     rules: InputRules,
     progress: Callable[[int, int], None] | None = None,
-) -> list[Event]:
-    """The events that pass the worker's validation, in event-time order, as JSON objects;
-    the others go to ``rejections``. ``progress(lines read, rejected)`` about once a second."""
+) -> tuple[list[Event], int]:
+    """The events that pass the worker's validation, in event-time order, as JSON objects,
+    and the lines read; the others go to ``rejections``. ``progress(lines read, rejected)``
+    about once a second."""
     timed: list[tuple[float, Event]] = []
     reported = time.monotonic()
+    read = 0
     for count, item in enumerate(lines, 1):
+        read += len(item.lines)
         if isinstance(item, Record):
             try:
                 event = parse_input(item.kind, item.value, max_bytes=max_bytes, rules=rules)
             except InvalidInput as exc:
-                rejections.add(item.line, str(exc))
+                rejections.add(item.lines, str(exc))
             else:
                 timed.append((event.ts.timestamp(), orjson.loads(item.value)))
         else:
-            rejections.add(item.line, item.reason)
+            rejections.add(item.lines, item.reason)
         if progress and count % 10_000 == 0 and time.monotonic() - reported >= PROGRESS_EVERY_S:
             reported = time.monotonic()
-            progress(count, rejections.total)
+            progress(read, rejections.total)
     timed.sort(key=lambda pair: pair[0])
-    return [event for _, event in timed]
+    return [event for _, event in timed], read
 
 
 def beyond_dedup(events: list[Event], remembered: int) -> int:
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     with Outputs() as outputs:
         rejections = Rejections(outputs.open(args.rejected_out))
-        events = valid_events(
+        events, read = valid_events(
             read_history(args.file, columns_from(args), args.format),
             rejections,
             max_bytes=settings.max_payload_bytes,
@@ -114,9 +118,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             progress=lambda read, rejected: _say(f"read {read} lines, {rejected} rejected"),
         )
     require_events(args.file.name, len(events), rejections)
+    merged = read - len(events) - rejections.total
     _say(
-        f"{args.file.name}: {len(events) + rejections.total} lines, {len(events)} events to "
-        f"send, {rejections.total} rejected ({time.monotonic() - started:.1f}s)"
+        f"{args.file.name}: {read} lines, {len(events)} events to send"
+        + (f" ({merged} more lines summed into their orders)" if merged else "")
+        + f", {rejections.total} rejected ({time.monotonic() - started:.1f}s)"
     )
     for line in describe(rejections.as_dict()):
         _say(f"rejected: {line}")

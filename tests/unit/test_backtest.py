@@ -217,6 +217,28 @@ def test_spends_in_several_currencies_added_up_are_reported(tmp_path, capsys):
     assert "warning: spends in EUR, USD were added up as if one currency" in err
 
 
+def test_line_items_are_counted_as_orders(tmp_path, capsys):
+    path = tmp_path / "lines.csv"
+    path.write_text(
+        "order,customer_id,ts,amount\n"
+        "o1,c1,2024-01-01,5\no1,c1,2024-01-01,7\no2,c1,2024-01-05,1\n"
+        "o2,c1,2024-01-05,x\no3,c1,2024-02-01,2\no3,c1,2024-02-01,2\n"
+    )
+    changes = tmp_path / "changes.jsonl"
+    argv = ["backtest", str(path), "--order-col", "order", "--cutoff", "2024-01-10"]
+    assert main([*argv, "--changes-out", str(changes), "--json"]) == 0
+    report = orjson.loads(capsys.readouterr().out)
+    assert report["rows"] == 6 and report["rejected"]["total"] == 1
+    assert (report["history_events"], report["after_cutoff_events"]) == (2, 1)
+    assert report["merged_lines"] == 2
+    outputs = [orjson.loads(line) for line in changes.read_bytes().splitlines()]
+    last = [output for output in outputs if "dimension" in output][-1]
+    assert (last["frequency"], last["monetary"]) == (2, 13.0)
+    assert "6 lines, 1 rejected, 2 summed into the order of an earlier line" in (
+        backtest_command.format_report(report)
+    )
+
+
 def test_the_text_report_shows_a_figure_the_data_cannot_give_as_a_dash(run):
     _, report = run
     report = copy.deepcopy(report)

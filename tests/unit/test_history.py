@@ -318,7 +318,7 @@ def test_a_blank_file_has_no_lines_and_no_usable_events_is_an_error(tmp_path):
         require_events("blank.csv", 0, Rejections())
     rejections = Rejections()
     for line, reason in [(2, "a"), (3, "b"), (4, "a"), (5, "c"), (6, "d")]:
-        rejections.add(line, reason)
+        rejections.add((line,), reason)
     with pytest.raises(HistoryError) as error:
         require_events("bad.csv", 0, rejections)
     assert str(error.value) == (
@@ -332,16 +332,16 @@ def test_rejections_group_reasons_and_list_every_line(tmp_path):
     out = tmp_path / "rejected.csv"
     with out.open("w", newline="") as file:
         rejections = Rejections(file)
-        for line, reason in [(3, "b"), (5, "a"), (9, "b")]:
-            rejections.add(line, reason)
+        for lines, reason in [((3,), "b"), ((5, 7), "a"), ((9,), "b")]:
+            rejections.add(lines, reason)
     assert rejections.as_dict() == {
-        "total": 3,
+        "total": 4,
         "reasons": [
             {"reason": "b", "count": 2, "first_line": 3},
-            {"reason": "a", "count": 1, "first_line": 5},
+            {"reason": "a", "count": 2, "first_line": 5},
         ],
     }
-    assert out.read_text().splitlines() == ["line,reason", "3,b", "5,a", "9,b"]
+    assert out.read_text().splitlines() == ["line,reason", "3,b", "5,a", "7,a", "9,b"]
 
 
 def test_valid_events_applies_the_workers_validation_and_sorts_by_event_time(tmp_path):
@@ -351,8 +351,8 @@ def test_valid_events_applies_the_workers_validation_and_sorts_by_event_time(tmp
         "customer_id,ts,amount\nc1,2024-02-01,5\nc2,2024-01-01,-3\nc3,2024-01-15,1\n",
     )
     rejections = Rejections()
-    events = valid_events(read_history(path), rejections, max_bytes=MAX, rules=InputRules())
-    assert [e["customer_id"] for e in events] == ["c3", "c1"]
+    events, read = valid_events(read_history(path), rejections, max_bytes=MAX, rules=InputRules())
+    assert [e["customer_id"] for e in events] == ["c3", "c1"] and read == 3
     assert rejections.as_dict()["reasons"] == [
         {
             "reason": "invalid purchase: amount: Input should be greater than or equal to 0",
@@ -417,3 +417,68 @@ def test_customers_with_more_events_than_the_engine_remembers_are_counted_for_a_
     file += events("even", "purchase", 64) + events("even", "interaction", 64)
     assert beyond_dedup(file, remembered=64) == 2
     assert beyond_dedup(file, remembered=70) == 0
+
+
+def test_the_line_items_of_an_order_are_one_purchase(tmp_path):
+    lines = (
+        "invoice,customer,when,total\n"
+        "A1,c1,2024-01-02T10:05:00,3.10\n"  # line 2
+        "A1,c1,2024-01-02T10:00:00,0.20\n"  # the order's earliest line
+        "B7,c2,2024-01-03,5\n"
+        "A1,c1,2024-01-02T10:05:00,oops\n"  # line 5: rejected alone, the order stands
+        "A1,c9,2024-01-04,1\n"  # another customer's order with the same id
+        "A1,c1,2024-01-02T10:06:00,4.00\n"  # line 7
+        ",c3,2024-01-05,1\n"  # rows without an order id stay apart, for validation to refuse
+        ",c3,2024-01-05,2\n"
+    )
+    columns = CsvColumns(customer="customer", time="when", amount="total", order="invoice")
+    items = list(read_history(_write(tmp_path, "lines.csv", lines), columns))
+    assert [(item.line, item.lines) for item in items] == [
+        (2, (2, 3, 7)),
+        (4, (4,)),
+        (5, (5,)),
+        (6, (6,)),
+        (8, (8,)),
+        (9, (9,)),
+    ]
+    a1, b7, c9, *_ = _events(items)
+    assert (a1["customer_id"], a1["order_id"], a1["amount"]) == ("c1", "A1", 7.3)
+    assert a1["ts"] == "2024-01-02T10:00:00+00:00"
+    assert (c9["customer_id"], c9["order_id"], c9["amount"]) == ("c9", "A1", 1.0)
+    # An order of one line keeps the id it had before orders were grouped.
+    alone = _events(
+        read_history(
+            _write(tmp_path, "one.csv", "invoice,customer,when,total\nB7,c2,2024-01-03,5\n"),
+            columns,
+        )
+    )
+    assert b7 == alone[0]
+    rejections = Rejections()
+    events, read = valid_events(items, rejections, max_bytes=MAX, rules=InputRules())
+    assert len(events) == 3 and read == 8 and rejections.total == 3
+    assert {r["reason"] for r in rejections.as_dict()["reasons"]} == {
+        "total is not a plain number such as 1234.50 (a decimal point, no currency symbol, "
+        "no thousands separator)",
+        "invalid purchase: order_id: String should have at least 1 character",
+    }
+
+
+def test_a_rejected_order_rejects_each_of_its_lines(tmp_path):
+    path = _write(
+        tmp_path,
+        "returns.csv",
+        "order_id,customer_id,ts,amount\nR1,c1,2024-01-02,-3\nR1,c1,2024-01-02,-2\n",
+    )
+    columns = CsvColumns(order="order_id")
+    rejections = Rejections()
+    events, read = valid_events(
+        read_history(path, columns), rejections, max_bytes=MAX, rules=InputRules()
+    )
+    assert events == [] and read == 2
+    assert rejections.as_dict()["reasons"] == [
+        {
+            "reason": "invalid purchase: amount: Input should be greater than or equal to 0",
+            "count": 2,
+            "first_line": 2,
+        }
+    ]
