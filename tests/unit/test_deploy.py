@@ -11,6 +11,8 @@ import importlib.util
 import json
 import math
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -24,9 +26,11 @@ from schemas import outputs
 from schemas.outputs import ChurnRisk, SegmentChange
 from stream.config import Settings, Topics
 from stream.core.config import EngineConfig
+from stream.core.engine import Engine
 from stream.kafka.topics import COMPACTED
 from stream.worker import metrics as metrics_module
 from stream.worker.metrics import Metrics
+from tests.unit.events import EMITTED, interaction, purchase
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -553,7 +557,7 @@ def check_expression(expr: str, series: dict[str, set[str]]) -> set[str]:
         assert name in series, f"{name} is not exposed by stream/worker/metrics.py: {expr}"
     available = set().union(*(series[name] for name in used)) | TARGET_LABELS
     for name, selector in re.findall(r"\b(segmentation_\w+)\{([^}]*)\}", expr):
-        for label, value in re.findall(r"(\w+)\s*=~?\s*\"([^\"]*)\"", selector):
+        for label, value in re.findall(r"(\w+)\s*(?:=~|!=|!~|=)\s*\"([^\"]*)\"", selector):
             assert label in series[name], f"{name} has no label {label!r}: {expr}"
             if label in LABEL_VALUES:
                 assert value in LABEL_VALUES[label], f"{label}={value!r} never occurs: {expr}"
@@ -588,6 +592,43 @@ def test_the_required_alerts_exist(rules) -> None:
     assert "segmentation_consumer_lag_messages" in by_name["ConsumerLagGrowing"]
     assert "segmentation_dead_letters_total" in by_name["DeadLetterSpike"]
     assert 'to_value="declining"' in by_name["DecliningSurge"]
+
+
+def test_population_alert_waits_for_buyers_held_by_the_other_workers(rules) -> None:
+    """In a new or idle shop no worker holds a buyer, so every one counts 0 elsewhere, rightly:
+    the alert must compare with the buyers the others hold, the customers past the stage of
+    one without a purchase."""
+    (expr,) = [rule["expr"] for rule in rules if rule["alert"] == "PopulationNotShared"]
+    engine = Engine(EngineConfig())
+    engine.process(interaction("browser", 1), 0, EMITTED)
+    engine.process(purchase("buyer", 1), 0, EMITTED)
+    stage = engine.profiles.get("browser").lifecycle_stage
+    assert engine.profiles.get("buyer").lifecycle_stage != stage
+    held = re.escape(f'segmentation_customers_by_lifecycle_stage{{stage!="{stage}"}}')
+    assert "segmentation_buyers_elsewhere == 0" in expr
+    # The cluster's buyers less the worker's own.
+    elsewhere = rf"scalar\(sum\({held}\)\)\s*-\s*sum by \(instance\) \({held}\)"
+    assert re.search(rf"and on\(instance\)\s*\(\s*{elsewhere}\s*\)\s*>\s*0", expr), expr
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool (from Prometheus) is not on the PATH")
+def test_alert_rules_pass_their_promtool_unit_tests() -> None:
+    tests = DEPLOY / "prometheus" / "alerts.test.yml"
+    assert PROMTOOL is not None
+    done = subprocess.run(
+        [PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_promtool_unit_tests_run_the_deployed_rules(rules) -> None:
+    tests = yaml.safe_load((DEPLOY / "prometheus" / "alerts.test.yml").read_text())
+    assert tests["rule_files"] == ["alerts.yml"]
+    tested = {t["alertname"] for case in tests["tests"] for t in case["alert_rule_test"]}
+    assert tested <= {rule["alert"] for rule in rules}
 
 
 @pytest.fixture(scope="module")
