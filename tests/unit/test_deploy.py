@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -314,6 +315,47 @@ def test_prometheus_and_grafana_read_files_that_are_mounted(services) -> None:
         grafana, grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     )
     assert home is not None and home.exists()
+
+
+# The HTTP client each pinned image ships, for its health check: prom/prometheus is built on
+# Prometheus' busybox image (wget, no curl); Grafana's Alpine image adds curl for health checks.
+# Upgrading to an image without it (a distroless variant) must change the check.
+HEALTH_CLIENTS = {"prom/prometheus": "wget", "grafana/grafana": "curl"}
+
+
+def compose_ps_claim() -> tuple[set[str], str]:
+    """What deploy/README.md says ``docker compose ps`` shows: the one-shot services named
+    as exited 0, and what it says of the rest."""
+    readme = (DEPLOY / "README.md").read_text()
+    claim = re.search(
+        r"docker compose ps +# (`[\w-]+`(?:, `[\w-]+`)*) should have exited 0, (.+)", readme
+    )
+    assert claim is not None, "deploy/README.md no longer says what `docker compose ps` shows"
+    return set(re.findall(r"`([\w-]+)`", claim[1])), claim[2]
+
+
+def test_the_services_the_readme_calls_healthy_have_health_checks(services) -> None:
+    """A service without a health check shows no health in ``docker compose ps`` at all."""
+    one_shot, rest = compose_ps_claim()
+    assert rest == "the rest be healthy"
+    assert one_shot == {name for name, s in services.items() if s.get("restart") == "no"}
+    for name, service in services.items():
+        if name in one_shot:
+            continue
+        built = service.get("build", {}).get("dockerfile") == "deploy/Dockerfile"
+        assert "healthcheck" in service or (built and dockerfile("HEALTHCHECK")), name
+
+
+def test_prometheus_and_grafana_checks_use_a_client_their_image_ships(services) -> None:
+    for name, path in (("prometheus", "/-/ready"), ("grafana", "/api/health")):
+        service = services[name]
+        command, program, *args = service["healthcheck"]["test"]
+        assert command == "CMD"
+        assert program == HEALTH_CLIENTS[service["image"].rsplit(":", 1)[0]], name
+        url = urllib.parse.urlsplit(args[-1])
+        (mapping,) = service["ports"]
+        assert url.port == int(mapping.rsplit(":", 1)[1]), f"{name} checks another port"
+        assert url.path == path
 
 
 def test_kustomization_applies_every_manifest() -> None:
