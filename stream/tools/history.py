@@ -10,8 +10,9 @@ says which:
   ``--customer-col``, ``--time-col``, ``--amount-col`` and optionally ``--order-col``, in
   ``--currency``. With ``--order-col``, the rows of one customer's order (a file of line
   items) are one purchase of their summed amount, at the earliest row's time; without it,
-  each row is one. ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An
-  amount is a plain number such as ``1234.50``: a decimal point, no currency symbol and no
+  each row is one. With ``--quantity-col`` the amount column is a unit price.
+  ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An amount (and a
+  quantity) is a plain number such as ``1234.50``: a decimal point, no currency symbol and no
   thousands separator.
 
 Timestamps without a timezone (plain dates, or date-times without an offset) are read as UTC,
@@ -44,6 +45,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -101,6 +103,8 @@ class CsvColumns:
     time: str = "ts"
     amount: str = "amount"
     order: str | None = None
+    quantity: str | None = None
+    """With it, ``amount`` is a unit price and a row's amount is quantity times price."""
     currency: str = "EUR"
     delimiter: str = ","
     """One character, or ``whitespace`` for runs of blanks (leading blanks ignored)."""
@@ -292,6 +296,8 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
     wanted = [columns.customer, columns.time, columns.amount]
     if columns.order is not None:
         wanted.append(columns.order)
+    if columns.quantity is not None:
+        wanted.append(columns.quantity)
     missing = [name for name in wanted if name not in header]
     delimiter = _likely_delimiter(header, wanted, columns.delimiter) if missing else None
     if delimiter is not None:
@@ -303,7 +309,7 @@ def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | R
         raise HistoryError(
             f"{source} has no column {', '.join(map(repr, missing))}; its header has "
             f"{', '.join(map(repr, header))} (name them with --customer-col, --time-col, "
-            "--amount-col, --order-col)"
+            "--amount-col, --order-col, --quantity-col)"
         )
     at = [header.index(name) for name in wanted]
     width = max(at) + 1
@@ -393,7 +399,9 @@ class _Order:
     def amount(self) -> float:
         if not self.later:
             return self.first.amount
-        return math.fsum([self.first.amount, *(row.amount for row in self.later)])
+        # In decimal, as the file writes them: 0.10 + 0.20 is 0.30, not 0.30000000000000004.
+        rows = [self.first, *self.later]
+        return float(sum(Decimal(repr(row.amount)) for row in rows))
 
 
 class _Row(NamedTuple):
@@ -434,10 +442,21 @@ def _purchase_rows(
             continue
         try:
             value = _amount(amount, columns.amount)
+            if columns.quantity is not None:
+                value = _line_total(fields[-1], amount, columns.quantity)
         except ValueError as exc:
             yield Rejected(number, str(exc))
             continue
         yield _Row(number, customer, ts, value, fields[3] if columns.order is not None else None)
+
+
+def _line_total(quantity: str, price: str, column: str) -> float:
+    """Quantity times unit price, in decimal (3 x 1.10 is 3.30, not 3.3000000000000003)."""
+    _amount(quantity, column)
+    total = float(Decimal(quantity) * Decimal(price))
+    if not math.isfinite(total):
+        raise ValueError(f"{column} times the price is not a finite number")
+    return total
 
 
 def _amount(text: str, column: str) -> float:
@@ -575,6 +594,11 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         "(line items) are one purchase of their summed amount, at the earliest row's time",
     )
     group.add_argument(
+        "--quantity-col",
+        help="default: none. With it, --amount-col is a unit price and a row's amount is "
+        "quantity times price",
+    )
+    group.add_argument(
         "--currency", type=currency, default="EUR", help="ISO 4217 code; default %(default)s"
     )
     group.add_argument(
@@ -610,6 +634,7 @@ def columns_from(args: argparse.Namespace) -> CsvColumns:
         time=args.time_col,
         amount=args.amount_col,
         order=args.order_col,
+        quantity=args.quantity_col,
         currency=args.currency,
         delimiter=delimiter,
     )

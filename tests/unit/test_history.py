@@ -482,3 +482,33 @@ def test_a_rejected_order_rejects_each_of_its_lines(tmp_path):
             "first_line": 2,
         }
     ]
+
+
+def test_a_quantity_column_makes_the_amount_a_unit_price(tmp_path):
+    path = _write(
+        tmp_path,
+        "items.csv",
+        "InvoiceNo,Quantity,UnitPrice,InvoiceDate,CustomerID\n"
+        "536365,3,1.10,2010-12-01 08:26:00,17850\n"
+        "536365,1,0.20,2010-12-01 08:26:00,17850\n"
+        "536366,2,x,2010-12-01 08:28:00,17850\n"
+        "536367,two,1,2010-12-01 08:29:00,17850\n"
+        "536368,-1,4.5,2010-12-01 08:30:00,17850\n",
+    )
+    columns = CsvColumns(
+        customer="CustomerID",
+        time="InvoiceDate",
+        amount="UnitPrice",
+        order="InvoiceNo",
+        quantity="Quantity",
+    )
+    items = list(read_history(path, columns))
+    # Summed as the file writes the numbers: 3 x 1.10 + 0.20 is 3.5 exactly.
+    assert [(e["order_id"], e["amount"]) for e in _events(items)] == [
+        ("536365", 3.5),
+        ("536368", -4.5),
+    ]
+    assert _rejected(items) == [
+        (4, "UnitPrice " + NOT_PLAIN),
+        (5, "Quantity " + NOT_PLAIN),
+    ]
