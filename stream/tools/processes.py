@@ -15,7 +15,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
+
+WORKER_COMMAND = (sys.executable, "-m", "stream", "worker")
 
 
 def free_port() -> int:
@@ -36,9 +39,13 @@ def scrape(text: str) -> dict[str, float]:
 
 
 class WorkerProcess:
-    """``stream worker`` with the given environment; its output goes to ``log_path``."""
+    """``stream worker`` (or ``command``) with the given environment; its output goes to
+    ``log_path``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, command: Sequence[str] = WORKER_COMMAND
+    ) -> None:
+        self.command = list(command)
         self.env = {**os.environ, **env}
         self.port = int(self.env.get("STREAM_WEB_PORT", "6066"))
         self.log_path = log_path
@@ -52,7 +59,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "stream", "worker"],
+            self.command,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

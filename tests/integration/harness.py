@@ -12,7 +12,7 @@ import itertools
 import os
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,7 +25,7 @@ from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 
 from stream.config import Settings, Topics
 from stream.kafka.topics import ensure_topics
-from stream.tools.processes import WorkerProcess, free_port
+from stream.tools.processes import WORKER_COMMAND, WorkerProcess, free_port
 
 _ids = itertools.count()
 
@@ -49,13 +49,18 @@ class Deployment:
         return self.settings.topics
 
     @contextmanager
-    def worker(self, name: str = "worker", **extra_env: str):  # type: ignore[no-untyped-def]
+    def worker(  # type: ignore[no-untyped-def]
+        self, name: str = "worker", command: Sequence[str] = WORKER_COMMAND, **extra_env: str
+    ):
         env = {**self.env, "STREAM_WEB_PORT": str(free_port()), **extra_env}
-        with WorkerProcess(env, self.tmp / f"{name}.log") as running:
+        with WorkerProcess(env, self.tmp / f"{name}.log", command) as running:
             yield running
 
-    def produce(self, records: Iterable[tuple[str, bytes | None, bytes]]) -> int:
-        """Send ``(topic, key, value)`` records, in order; return how many."""
+    def produce(
+        self, records: Iterable[tuple[str, bytes | None, bytes]], alone: bool = False
+    ) -> int:
+        """Send ``(topic, key, value)`` records, in order, each in a record batch of its own
+        if ``alone``; return how many."""
 
         async def send() -> int:
             producer = AIOKafkaProducer(bootstrap_servers=self.broker, linger_ms=5)
@@ -63,7 +68,9 @@ class Deployment:
             count = 0
             try:
                 for topic, key, value in records:
-                    await producer.send(topic, value, key=key)
+                    sent = await producer.send(topic, value, key=key)
+                    if alone:
+                        await sent
                     count += 1
                 await producer.flush()
             finally:
@@ -114,14 +121,15 @@ class Deployment:
 
         asyncio.run(send())
 
-    def produce_events(self, events: Iterable[dict[str, Any]]) -> int:
+    def produce_events(self, events: Iterable[dict[str, Any]], alone: bool = False) -> int:
         kinds = {
             "purchase": self.topics.purchases,
             "interaction": self.topics.interactions,
             "survey": self.topics.surveys,
         }
         return self.produce(
-            (kinds[e["event_type"]], e["customer_id"].encode(), orjson.dumps(e)) for e in events
+            ((kinds[e["event_type"]], e["customer_id"].encode(), orjson.dumps(e)) for e in events),
+            alone,
         )
 
     def read(self, topic: str, idle_s: float = 3.0) -> list[tuple[bytes | None, bytes]]:
