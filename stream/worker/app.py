@@ -135,6 +135,7 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
 
     @app.timer(METRICS_REFRESH_S)
     async def refresh_metrics() -> None:
+        await pipeline.list_log_ends()
         pipeline.refresh_metrics()
 
     @app.timer(CHURN_SAVE_S)

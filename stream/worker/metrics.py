@@ -114,15 +114,17 @@ class Metrics:
         # Progress against the broker and the event-time clock.
         self.consumer_lag_messages = Gauge(
             "segmentation_consumer_lag_messages",
-            "Messages of an assigned partition not processed yet: not read, or read and "
-            "waiting for the other input topics (segmentation_held_events).",
+            "Messages of an assigned partition not processed yet: not read (up to the log end "
+            "the broker lists, or the worker last fetched if further), or read and waiting "
+            "for the other input topics (segmentation_held_events).",
             ["topic", "partition"],
             registry=r,
         )
         self.consumer_lag_seconds = Gauge(
             "segmentation_consumer_lag_seconds",
             "Time the messages not processed yet on an assigned partition take at the recent "
-            "processing rate; 0 when caught up.",
+            "processing rate; 0 when caught up, +Inf while some wait and none were processed "
+            "lately.",
             ["topic", "partition"],
             registry=r,
         )

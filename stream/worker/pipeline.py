@@ -33,6 +33,7 @@ from stream.core.engine import Engine, Output
 from stream.core.lookup import current_profile
 from stream.core.profile import Profile
 from stream.worker.aligning import Aligner, Held
+from stream.worker.log_ends import LogEnds
 from stream.worker.metrics import Metrics
 from stream.worker.producing import Partitioner, by_partition, send_batches
 from stream.worker.profiles import TableProfiles
@@ -48,6 +49,8 @@ MAX_HELD = 50_000
 1.5 kB each with their parsed event)."""
 MAX_WAIT_S = 10.0
 """How long a partition's records wait at most for a topic that brings nothing more."""
+LIST_ENDS_TIMEOUT_S = 3.0
+"""How long a metrics refresh waits at most for the broker to list the log ends."""
 
 
 def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> DeadLetter:
@@ -106,6 +109,7 @@ class Pipeline:
         self.stages: Counter[str | None] = Counter()
         self._rate_mark = (time.monotonic(), 0)
         self._rate = 0.0
+        self.log_ends = LogEnds(LIST_ENDS_TIMEOUT_S)
         self.bands: Counter[str | None] = Counter()
         self._partitioners: dict[str, Partitioner] = {}
         self._unpublished: dict[int, dict[str, Profile]] = {}
@@ -118,9 +122,11 @@ class Pipeline:
 
     # -- engine lifecycle ---------------------------------------------------------------
 
+    def _assigned_inputs(self) -> set[TP]:
+        return {tp for tp in self.app.assignor.assigned_actives() if tp.topic in self.topics}
+
     def _active_partitions(self) -> set[int]:
-        actives = self.app.assignor.assigned_actives()
-        return {tp.partition for tp in actives if tp.topic in self.topics}
+        return {tp.partition for tp in self._assigned_inputs()}
 
     def _load_churn(self) -> ChurnModel:
         config = self.settings.engine
@@ -477,8 +483,15 @@ class Pipeline:
                 self.bands[output.previous_band] -= 1
                 self.bands[output.band] += 1
 
+    async def list_log_ends(self) -> None:
+        """Ask the broker where the input partitions end, for :meth:`refresh_metrics`."""
+        assigned = self._assigned_inputs()
+        if self.engine is not None and assigned:
+            await self.log_ends.refresh(self.app.consumer, assigned)
+
     def refresh_metrics(self) -> None:
-        """Gauges that describe the state rather than count events (run from a timer)."""
+        """Gauges that describe the state rather than count events (run from a timer, after
+        :meth:`list_log_ends`)."""
         metrics, engine = self.metrics, self.engine
         if engine is None:
             return
@@ -490,13 +503,13 @@ class Pipeline:
         metrics.set_watermark_delays({p: max(0.0, now - c) for p, c in clocks.items() if c > 0})
         consumer = self.app.consumer
         lag = {}
-        for tp in self.app.assignor.assigned_actives():
-            if tp.topic in self.topics:
-                end = consumer.highwater(tp)
-                position = consumer._read_offset.get(tp) or 0
-                held = self.aligner.waiting(tp.topic, tp.partition)
-                messages = max(0, (end or 0) - position) + held
-                lag[tp.topic, tp.partition] = (messages, self._lag_seconds(messages))
+        for tp in self._assigned_inputs():
+            # The end the last fetch carried stops moving when fetching stops; the listed one not.
+            end = max(consumer.highwater(tp) or 0, self.log_ends.get(tp) or 0)
+            position = consumer._read_offset.get(tp) or 0
+            held = self.aligner.waiting(tp.topic, tp.partition)
+            messages = max(0, end - position) + held
+            lag[tp.topic, tp.partition] = (messages, self._lag_seconds(messages))
         metrics.set_lag(lag)
         if isinstance(engine.churn, ChurnModel):
             figures = engine.churn.metrics()

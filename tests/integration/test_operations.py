@@ -19,10 +19,12 @@ import yaml
 
 from stream.cli import main
 from stream.tools.generate import generate
+from tests.integration import stuck_worker
 from tests.integration.harness import deployment
 from tests.reference import exact_rfm
 
 ROOT = Path(__file__).resolve().parents[2]
+STUCK_WORKER = (sys.executable, stuck_worker.__file__)
 
 
 @pytest.fixture
@@ -151,6 +153,44 @@ def test_a_partition_ending_in_a_transaction_marker_holds_nothing_back_and_reads
     # The committed offset passes the marker too: a lag of 1 for ever read as a stalled group.
     assert (code, report["status"]) == (0, "OK"), report
     assert sum(p["lag"] for p in report["partitions"]) == 0
+
+
+def test_a_worker_that_stopped_fetching_reports_the_lag_producers_add_meanwhile(broker, tmp_path):
+    shop = deployment(broker, tmp_path, partitions=1)
+    topics = shop.topics
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    purchases = [
+        {
+            "event_type": "purchase",
+            "event_id": f"p{i}",
+            "customer_id": "c1",
+            "order_id": f"o{i}",
+            "ts": (day + timedelta(hours=i)).isoformat(),
+            "amount": 30,
+            "currency": "EUR",
+        }
+        for i in range(11)
+    ]
+    lag = f'segmentation_consumer_lag_messages{{partition="0",topic="{topics.purchases}"}}'
+    with shop.worker(command=STUCK_WORKER) as worker:
+        shop.produce_events(purchases[:1])
+        deadline = time.monotonic() + 60
+        while stuck_worker.STUCK not in worker.log_path.read_text():
+            assert time.monotonic() < deadline, f"the handler got nothing; see {worker.log_path}"
+            time.sleep(0.2)
+        # Nothing is fetched any more but what the consumer buffers, once per partition: the
+        # next five may reach its fetched log end, the five after them only the broker's.
+        # One record batch each: the embedded broker lists a partition's end as the offset
+        # after the first record of its last batch.
+        shop.produce_events(purchases[1:6], alone=True)
+        assert worker.wait_for(lag, 5, timeout=30) == 5
+        shop.produce_events(purchases[6:], alone=True)
+        assert worker.wait_for(lag, 10, timeout=30) == 10
+        scraped = worker.metrics()
+    # Nothing processed since the start: the messages waiting take for ever.
+    assert scraped[lag.replace("_messages", "_seconds")] == float("inf")
+    quiet = {k: v for k, v in scraped.items() if "_lag_" in k and topics.purchases not in k}
+    assert len(quiet) == 4 and set(quiet.values()) == {0.0}, quiet  # the other two topics
 
 
 def _ready(worker) -> bool:
