@@ -2,12 +2,13 @@
 
 Per fetch: validate every record (rejects become dead letters), merge each partition's records
 from the three input topics by event time (across fetches: see ``aligning``), run them
-through the engine, write each changed profile once to the table and its changelog, produce
-the outputs (and, at most once a second, the changed customers' profiles to the compacted
-``customer.profiles``), and only then ack the offsets, so Faust commits nothing whose effects
-were not handed to the producer first (its commit flushes the producer). At-least-once, and
-replays change nothing: repeated event ids are dropped by the engine and output ids are
-deterministic.
+through the engine, produce the outputs, write each changed profile once to the table and its
+changelog, and only then ack the offsets, so Faust commits nothing whose effects were not
+handed to the producer first (its commit flushes the producer); then, at most once a second,
+the changed customers' profiles go to the compacted ``customer.profiles``. Each step goes a
+slice of records at a time and yields to the event loop between slices, so the web server
+answers while a backlog is handled. At-least-once, and replays change nothing: repeated event
+ids are dropped by the engine and output ids are deterministic.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,28 @@ MAX_WAIT_S = 10.0
 """How long a partition's records wait at most for a topic that brings nothing more."""
 LIST_ENDS_TIMEOUT_S = 3.0
 """How long a metrics refresh waits at most for the broker to list the log ends."""
+SLICE = 500
+"""Records parsed, or run through the engine and emitted, between two yields to the event
+loop (about 0.1 s of work here). A fetch of a backlog holds tens of thousands: handled whole,
+it kept the web server (/healthz, /metrics, profile look-ups) waiting for seconds."""
+
+
+def slices(records: dict[int, list[Any]], size: int) -> Iterator[dict[int, list[Any]]]:
+    """``records`` (per partition, in order) in pieces of at most ``size`` records, each
+    partition's in order."""
+    piece: dict[int, list[Any]] = {}
+    room = size
+    for partition, items in records.items():
+        start = 0
+        while start < len(items):
+            piece[partition] = items[start : start + room]
+            start += len(piece[partition])
+            room -= len(piece[partition])
+            if not room:
+                yield piece
+                piece, room = {}, size
+    if piece:
+        yield piece
 
 
 def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> DeadLetter:
@@ -247,16 +271,27 @@ class Pipeline:
     # -- batches ------------------------------------------------------------------------
 
     async def process(self, batch: dict[TP, list[Any]]) -> None:
+        """Handle one fetch, yielding to the event loop every :data:`SLICE` records.
+
+        The lock is held throughout, so a revocation (which takes it) waits for the whole
+        fetch: the aligner is not dropped under records being added, and no record is left
+        handled but unacked or acked but not emitted.
+        """
         await self._population_known()
         async with self.lock:
             started = time.perf_counter()
             engine = self._ensure_engine()
             emitted_at = datetime.now(UTC)
             now = time.monotonic()
-            for partition, items in self._by_partition(batch).items():
-                held = [self._parse(topic, record, engine, emitted_at) for topic, record in items]
-                self.aligner.add(partition, held, now)
+            # Every record of the fetch is added before any is released: the consumer counts
+            # them all as handed over, so none of their topics looks behind.
+            for piece in slices(self._by_partition(batch), SLICE):
+                for partition, items in piece.items():
+                    held = [self._parse(topic, rec, engine, emitted_at) for topic, rec in items]
+                    self.aligner.add(partition, held, now)
+                await asyncio.sleep(0)
             await self._release(emitted_at)
+            await self._publish_profiles()
             self.metrics.processing_seconds.labels("event").observe(time.perf_counter() - started)
 
     def _parse(self, topic: str, record: Any, engine: Engine, emitted_at: datetime) -> Held:
@@ -316,14 +351,55 @@ class Pipeline:
         return position is not None and position < end
 
     async def _handle(self, released: dict[int, list[Held]], emitted_at: datetime) -> None:
-        """Run released records through the engine; emit what it produced; ack them."""
+        """Run released records through the engine and emit what it produced, a slice at a
+        time; write the profiles they changed; then ack them."""
         if not released:
             return
+        offsets: dict[TP, list[int]] = {}
+        counts: Counter[str] = Counter()
+        for piece in slices(released, SLICE):
+            outputs, dead = self._run(piece, emitted_at, offsets, counts)
+            await self._emit(outputs, dead)
+            await asyncio.sleep(0)
+        # Once for all slices: a customer's profile is written once, however many of its
+        # events were released together.
+        await self._persist()
+        await self._ack(offsets)
+        self._count(counts)
+        self._warn(
+            "events processed before another input topic of their partition caught up: "
+            "the clock may run ahead of that topic's events",
+            self.aligner.forced,
+            held=self.aligner.held,
+        )
+        self._warn(
+            "events older than their partition's clock by more than the churn horizon, "
+            "which follows wall time (STREAM_CLOCK=live): replaying history? Run the workers "
+            "with STREAM_CLOCK=event, or every replayed customer is judged silent since then",
+            self._old_events,
+        )
+        engine = self._ensure_engine()
+        added_up = engine.added_up_currencies()
+        self._warn(
+            "purchases in several currencies are added up as if they were one: set "
+            "STREAM_ENGINE_CURRENCY and STREAM_ENGINE_FX_RATES to convert them",
+            len(added_up),
+            counted="new_currencies",
+            currencies=added_up,
+        )
+
+    def _run(
+        self,
+        released: dict[int, list[Held]],
+        emitted_at: datetime,
+        offsets: dict[TP, list[int]],
+        counts: Counter[str],
+    ) -> tuple[list[Output], list[DeadLetter]]:
+        """The engine's outputs and the dead letters of these records; their offsets go to
+        ``offsets``, what became of them to ``counts``."""
         engine = self._ensure_engine()
         outputs: list[Output] = []
         dead: list[DeadLetter] = []
-        counts: Counter[str] = Counter()
-        offsets: dict[TP, list[int]] = {}
         horizon_s = self.settings.engine.churn_horizon_s
         live = self.settings.clock == "live"
         for partition, held in released.items():
@@ -351,29 +427,8 @@ class Pipeline:
                     if live and engine.clock(partition).now - ts > horizon_s:
                         self._old_events += 1
                 outputs.extend(result.outputs)
-        await self._emit(outputs, dead)
-        await self._ack(offsets)
-        self._count(counts, len(dead))
-        self._warn(
-            "events processed before another input topic of their partition caught up: "
-            "the clock may run ahead of that topic's events",
-            self.aligner.forced,
-            held=self.aligner.held,
-        )
-        self._warn(
-            "events older than their partition's clock by more than the churn horizon, "
-            "which follows wall time (STREAM_CLOCK=live): replaying history? Run the workers "
-            "with STREAM_CLOCK=event, or every replayed customer is judged silent since then",
-            self._old_events,
-        )
-        added_up = engine.added_up_currencies()
-        self._warn(
-            "purchases in several currencies are added up as if they were one: set "
-            "STREAM_ENGINE_CURRENCY and STREAM_ENGINE_FX_RATES to convert them",
-            len(added_up),
-            counted="new_currencies",
-            currencies=added_up,
-        )
+        counts["dead_lettered"] += len(dead)
+        return outputs, dead
 
     def _warn(self, message: str, count: int, *, counted: str = "events", **extra: Any) -> None:
         """Log ``message`` when ``count`` (a running total of ``counted``) has grown, at most
@@ -405,6 +460,8 @@ class Pipeline:
                 self.profiles.partition = partition
                 outputs += self.engine.tick(partition, emitted_at, wall_ts)
             await self._emit(outputs, [])
+            await self._persist()
+            await self._publish_profiles()
             self.metrics.processing_seconds.labels("tick").observe(time.perf_counter() - started)
 
     # -- output -------------------------------------------------------------------------
@@ -417,28 +474,8 @@ class Pipeline:
         return partitioner
 
     async def _emit(self, outputs: list[Output], dead: list[DeadLetter]) -> None:
+        """Produce the engine's outputs and the dead letters."""
         producer = self.app.producer._producer
-        changelog_topic = self.table.changelog_topic.get_topic_name()
-        store = self.table.data
-
-        def persisted(partition: int, count: int, future: Any) -> None:
-            if not future.cancelled() and future.exception() is None:
-                offset = future.result().offset + count - 1
-                store.set_persisted_offset(TP(changelog_topic, partition), offset)
-
-        changelog, changed = self.profiles.flush(changelog_topic)
-        for partition, profiles in changed.items():
-            self._unpublished.setdefault(partition, {}).update(profiles)
-        on_sent = persisted if hasattr(store, "_set") else None
-        await send_batches(producer, changelog_topic, changelog, on_sent)
-        # Some brokers (the embedded Tansu among them) report a partition's end as the start
-        # of its last batch, and Faust's recovery stops there: a one-record batch after each
-        # flush moves that point past every profile. A tombstone of a key no profile uses
-        # restores to nothing.
-        await send_batches(
-            producer, changelog_topic, {p: [(END_OF_FLUSH, None)] for p in changelog}
-        )
-
         per_topic: dict[str, list[tuple[bytes, bytes]]] = {}
         written = []
         for output in outputs:
@@ -447,8 +484,6 @@ class Pipeline:
                 (output.customer_id.encode(), output.model_dump_json(by_alias=True).encode())
             )
             written.append((topic, output))
-        if time.monotonic() - self._published_at >= PUBLISH_PROFILES_S:
-            per_topic[self.settings.topics.profiles] = self._profile_records()
         dead_topic = self.settings.topics.dead_letter
         for letter in dead:
             per_topic.setdefault(dead_topic, []).append(
@@ -461,17 +496,59 @@ class Pipeline:
             partitioner = await self._partitioner(topic)
             await send_batches(producer, topic, by_partition(records, partitioner))
 
-    def _profile_records(self) -> list[tuple[bytes, bytes]]:
-        """Every profile changed since the last publication, as it is now."""
-        assert self.engine is not None
-        records = []
-        for partition, profiles in self._unpublished.items():
-            for customer_id, profile in profiles.items():
-                view = current_profile(self.engine, profile, partition)
-                records.append((customer_id.encode(), view.model_dump_json().encode()))
-        self._unpublished.clear()
+    async def _persist(self) -> None:
+        """Write the changed profiles to the table's store and its changelog, a slice at a
+        time."""
+        producer = self.app.producer._producer
+        changelog_topic = self.table.changelog_topic.get_topic_name()
+        store = self.table.data
+
+        def persisted(partition: int, count: int, future: Any) -> None:
+            if not future.cancelled() and future.exception() is None:
+                offset = future.result().offset + count - 1
+                store.set_persisted_offset(TP(changelog_topic, partition), offset)
+
+        on_sent = persisted if hasattr(store, "_set") else None
+        flushed: set[int] = set()
+        while True:
+            changelog, changed = self.profiles.flush(changelog_topic, SLICE)
+            if not changelog:
+                break
+            for partition, profiles in changed.items():
+                self._unpublished.setdefault(partition, {}).update(profiles)
+            await send_batches(producer, changelog_topic, changelog, on_sent)
+            flushed.update(changelog)
+            await asyncio.sleep(0)
+        # Some brokers (the embedded Tansu among them) report a partition's end as the start
+        # of its last batch, and Faust's recovery stops there: a one-record batch after each
+        # flush moves that point past every profile. A tombstone of a key no profile uses
+        # restores to nothing.
+        await send_batches(producer, changelog_topic, {p: [(END_OF_FLUSH, None)] for p in flushed})
+
+    async def _publish_profiles(self) -> None:
+        """Every profile changed since the last publication, as it is now, a slice at a time,
+        if the last publication is :data:`PUBLISH_PROFILES_S` old.
+
+        Called after a whole fetch, not between its slices: a fetch of a backlog takes longer
+        than that, and each publication renders every customer changed since the last one.
+        """
+        engine = self.engine
+        if engine is None or time.monotonic() - self._published_at < PUBLISH_PROFILES_S:
+            return
+        unpublished, self._unpublished = self._unpublished, {}
         self._published_at = time.monotonic()
-        return records
+        producer = self.app.producer._producer
+        topic = self.settings.topics.profiles
+        partitioner = await self._partitioner(topic)
+        pending = {p: list(profiles.items()) for p, profiles in unpublished.items()}
+        for piece in slices(pending, SLICE):
+            records = []
+            for partition, profiles in piece.items():
+                for customer_id, profile in profiles:
+                    view = current_profile(engine, profile, partition)
+                    records.append((customer_id.encode(), view.model_dump_json().encode()))
+            await send_batches(producer, topic, by_partition(records, partitioner))
+            await asyncio.sleep(0)
 
     def _track_distributions(self, outputs: list[Output]) -> None:
         for output in outputs:
@@ -535,7 +612,7 @@ class Pipeline:
         for tp, acked in offsets.items():
             await consumer.ack_offsets(tp, acked)
 
-    def _count(self, counts: Counter[str], dead: int) -> None:
+    def _count(self, counts: Counter[str]) -> None:
         metrics = self.metrics
         for topic in self.topics:
             if counts[topic]:
@@ -547,5 +624,5 @@ class Pipeline:
             inputs=sum(counts[t] for t in self.topics),
             processed=counts["processed"],
             duplicates=counts["duplicate"],
-            dead_lettered=dead,
+            dead_lettered=counts["dead_lettered"],
         )

@@ -3,12 +3,13 @@
 The engine reads and writes a plain mapping. Here that mapping caches profiles, notes which
 changed, and after each batch writes every changed profile once to the table's store and
 returns the changelog records the worker produces (one record per customer per batch
-instead of one per event). Writes go through the store with the partition of the batch in
-Faust's current-event context, which is what its RocksDB store files keys by.
+instead of one per event), a slice at a time. Writes go through the store with the partition
+of the batch in Faust's current-event context, which is what its RocksDB store files keys by.
 """
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -82,15 +83,26 @@ class TableProfiles(MutableMapping[str, Profile]):
         return len(self._store)
 
     def flush(
-        self, topic: str
+        self, topic: str, limit: int
     ) -> tuple[dict[int, list[tuple[bytes, bytes]]], dict[int, dict[str, Profile]]]:
-        """Write changed profiles to the store; return the changelog records and the changed
-        profiles, per partition."""
+        """Write up to ``limit`` changed profiles to the store; return their changelog records
+        and the profiles, per partition. The others stay changed, for the next call."""
         store = self._store
         serialized = hasattr(store, "_set")
         changelog: dict[int, list[tuple[bytes, bytes]]] = {}
-        dirty, self._dirty = self._dirty, {}
-        for partition, profiles in dirty.items():
+        written: dict[int, dict[str, Profile]] = {}
+        room = limit
+        for partition in list(self._dirty):
+            if not room:
+                break
+            dirty = self._dirty[partition]
+            profiles = written[partition] = dict(itertools.islice(dirty.items(), room))
+            room -= len(profiles)
+            if len(profiles) == len(dirty):
+                del self._dirty[partition]
+            else:
+                for customer_id in profiles:
+                    del dirty[customer_id]
             records = changelog[partition] = []
             event = _Event(TP(topic, partition))
             token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
@@ -105,9 +117,10 @@ class TableProfiles(MutableMapping[str, Profile]):
                     records.append((key, value))
             finally:
                 _current_event.reset(token)
-        if len(self._cache) > self._max_cached:
+        # Not while some are unwritten: the cache is where they are.
+        if not self._dirty and len(self._cache) > self._max_cached:
             self._cache.clear()
-        return changelog, dirty
+        return changelog, written
 
     def forget(self) -> None:
         """Drop the cache (partitions moved); the store is the truth."""

@@ -16,8 +16,9 @@ from stream.config import Settings
 from stream.core.churn import ChurnModel
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
+from stream.worker import pipeline as pipeline_module
 from stream.worker.metrics import Metrics
-from stream.worker.pipeline import Pipeline
+from stream.worker.pipeline import Pipeline, slices
 
 
 def _pipeline(tmp_path):
@@ -53,6 +54,16 @@ def _purchase(offset, customer, ts, currency="EUR"):
     )
 
 
+def _outputs_to(pipeline, emit, ack):
+    """Outputs and dead letters go to ``emit``, acks to ``ack``, profiles nowhere."""
+
+    async def nothing():
+        pass
+
+    pipeline._emit, pipeline._ack = emit, ack
+    pipeline._persist = pipeline._publish_profiles = nothing
+
+
 def _quiet_pipeline(tmp_path):
     """A pipeline with an engine whose outputs and acks go nowhere, with nothing more to read."""
     pipeline = _pipeline(tmp_path)
@@ -61,7 +72,7 @@ def _quiet_pipeline(tmp_path):
     async def nothing(*args):
         pass
 
-    pipeline._emit, pipeline._ack = nothing, nothing
+    _outputs_to(pipeline, nothing, nothing)
     pipeline._behind = lambda topic, partition: False
     return pipeline
 
@@ -113,7 +124,7 @@ def test_an_event_the_engine_fails_on_is_dead_lettered_and_the_batch_goes_on(tmp
     async def ack(offsets):
         written["acked"] = sum(len(acked) for acked in offsets.values())
 
-    pipeline._emit, pipeline._ack = emit, ack
+    _outputs_to(pipeline, emit, ack)
     pipeline._behind = lambda topic, partition: False  # no consumer: nothing more to read
     records = [
         _purchase(i, customer, f"2025-05-0{i + 1}T10:00:00Z")
@@ -143,7 +154,7 @@ def test_a_purchase_in_a_currency_without_a_rate_is_dead_lettered_by_the_worker(
     async def nothing(*args):
         pass
 
-    pipeline._emit, pipeline._ack = emit, nothing
+    _outputs_to(pipeline, emit, nothing)
     pipeline._behind = lambda topic, partition: False
     records = [
         _purchase(0, "c1", "2025-05-01T10:00:00Z", "usd"),
@@ -157,3 +168,96 @@ def test_a_purchase_in_a_currency_without_a_rate_is_dead_lettered_by_the_worker(
     assert "c2" not in pipeline.engine.profiles
     sample = pipeline.metrics.registry.get_sample_value
     assert sample("segmentation_dead_letters_total", {"reason": "unknown_currency"}) == 1
+
+
+class _CountingEngine(Engine):
+    """An engine that counts the events it was given."""
+
+    handled = 0
+
+    def process(self, event, partition, emitted_at):
+        self.handled += 1
+        return super().process(event, partition, emitted_at)
+
+
+def _fetch_of_a_backlog(pipeline, records):
+    topic = pipeline.settings.topics.purchases
+    events = [
+        _purchase(i, f"c{i % 97}", f"2025-{1 + i // 200:02d}-{1 + i % 28:02d}T10:00:00Z")
+        for i in range(records)
+    ]
+    return {TP(topic, 0): events}
+
+
+def test_a_big_fetch_lets_the_event_loop_run_between_slices(tmp_path, monkeypatch):
+    """HTTP requests (health checks, metrics, profile look-ups) are served by the same event
+    loop: a fetch of a backlog handled whole kept them waiting for seconds."""
+    monkeypatch.setattr(pipeline_module, "SLICE", 50)
+    pipeline = _quiet_pipeline(tmp_path)
+    engine = pipeline.engine = _CountingEngine(EngineConfig(), {})
+    parsed = 0
+    parse = pipeline._parse
+
+    def counting_parse(*args):
+        nonlocal parsed
+        parsed += 1
+        return parse(*args)
+
+    pipeline._parse = counting_parse
+    batch = _fetch_of_a_backlog(pipeline, 1000)
+
+    async def scenario():
+        fetch = asyncio.create_task(pipeline.process(batch))
+        work_between_turns, last = [], 0
+        while not fetch.done():  # another task on the loop, as a web request would be
+            await asyncio.sleep(0)
+            work = parsed + engine.handled
+            work_between_turns.append(work - last)
+            last = work
+        await fetch
+        return work_between_turns
+
+    work_between_turns = asyncio.run(scenario())
+    assert parsed == engine.handled == 1000
+    assert max(work_between_turns) <= 50
+    assert sum(work_between_turns) == 2000
+
+
+def test_a_revocation_during_a_fetch_waits_until_it_is_handled_and_acked(tmp_path, monkeypatch):
+    """Revoking drops the records waiting to be aligned and the engine's state: in the middle
+    of a fetch it would lose or repeat some of it."""
+    monkeypatch.setattr(pipeline_module, "SLICE", 50)
+    pipeline = _quiet_pipeline(tmp_path)
+    engine = pipeline.engine = _CountingEngine(EngineConfig(), {})
+    acked = []
+
+    async def ack(offsets):
+        acked.extend(o for tp_offsets in offsets.values() for o in tp_offsets)
+
+    _outputs_to(pipeline, pipeline._emit, ack)
+    batch = _fetch_of_a_backlog(pipeline, 1000)
+    [tp] = batch
+
+    async def scenario():
+        fetch = asyncio.create_task(pipeline.process(batch))
+        while not engine.handled:
+            await asyncio.sleep(0)
+        handled_when_revoked = engine.handled
+        await pipeline.on_revoked({tp})
+        assert fetch.done()
+        return handled_when_revoked
+
+    assert 0 < asyncio.run(scenario()) < 1000
+    assert acked == list(range(1000))
+    assert pipeline.engine is None and pipeline.aligner.held == 0
+
+
+def test_slices_keep_each_partitions_order_and_size():
+    records = {0: list(range(7)), 3: list(range(100, 103)), 5: [200]}
+    pieces = list(slices(records, 4))
+    assert [sum(map(len, piece.values())) for piece in pieces] == [4, 4, 3]
+    joined: dict[int, list[int]] = {}
+    for piece in pieces:
+        for partition, items in piece.items():
+            joined.setdefault(partition, []).extend(items)
+    assert joined == records
