@@ -348,7 +348,11 @@ class Pipeline:
         if end is None:  # no fetch answered for it yet: what it holds is unknown
             return True
         position = consumer._read_offset.get(tp)
-        return position is not None and position < end
+        if position is None:
+            # Nothing handed over since a seek to the start (Faust keeps offset 0 as None):
+            # read as far as the fetcher passed, which is 0 before its first fetch.
+            position = consumer.passed.get(tp, 0)
+        return position < end
 
     async def _handle(self, released: dict[int, list[Held]], emitted_at: datetime) -> None:
         """Run released records through the engine and emit what it produced, a slice at a
