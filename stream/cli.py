@@ -14,6 +14,7 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 from stream import __version__, logs
@@ -106,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stream: broker unavailable: {exc}", file=sys.stderr)
         return EXIT_BROKER
     except OSError as exc:
-        # The commands name their own files; this catches any other path (STREAM_DATA_DIR).
+        # The commands name their own files; this catches any other path, mostly under
+        # STREAM_DATA_DIR, which is then named: the path alone does not say where it came from.
         where = f"{exc.filename}: " if exc.filename else ""
+        if exc.filename and _within(exc.filename, settings.data_dir):
+            where = f"configuration error: STREAM_DATA_DIR='{settings.data_dir}': {where}"
         print(f"stream: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokerUnavailable as exc:
@@ -115,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKER
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _within(path: str | bytes | int, directory: Path) -> bool:
+    return isinstance(path, str) and Path(os.path.abspath(path)).is_relative_to(
+        os.path.abspath(directory)
+    )
 
 
 if __name__ == "__main__":

@@ -157,10 +157,20 @@ def test_a_file_without_usable_events_is_an_error(capsys, tmp_path, name, text, 
 
 def test_any_other_file_error_is_one_line_naming_the_file(capsys, monkeypatch):
     def denied(args, settings):
-        raise PermissionError(13, "Permission denied", "var/store")
+        raise PermissionError(13, "Permission denied", "/etc/store")
 
     monkeypatch.setattr(stream.tools.schemas_cmd, "run", denied)
-    assert fails(capsys, "schemas", "export", "x") == "stream: var/store: Permission denied"
+    assert fails(capsys, "schemas", "export", "x") == "stream: /etc/store: Permission denied"
+
+
+def test_a_data_dir_that_cannot_be_made_is_blamed_on_its_setting(capsys, monkeypatch, tmp_path):
+    (tmp_path / "file").touch()
+    monkeypatch.setenv("STREAM_DATA_DIR", str(tmp_path / "file" / "var"))
+    monkeypatch.setenv("STREAM_EMBEDDED_PORT", str(free_port()))
+    assert fails(capsys, "broker") == (
+        f"stream: configuration error: STREAM_DATA_DIR='{tmp_path}/file/var': "
+        f"{tmp_path}/file/var/broker: Not a directory"
+    )
 
 
 def test_a_network_error_no_command_wrapped_is_a_broker_exit_code(capsys, monkeypatch):
