@@ -144,7 +144,7 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
 
     @app.on_before_shutdown.connect
     async def on_shutdown(app: Any, **kwargs: Any) -> None:
-        pipeline.save_churn()
+        await pipeline.stop()
         log.info("worker stopped", extra=dict(pipeline.totals))
 
     return Worker(app, pipeline, metrics)

@@ -129,6 +129,8 @@ class Pipeline:
         self.engine: Engine | None = None
         self.churn_path = settings.data_dir / f"{settings.app_id}-churn-model.bin"
         self.lock = asyncio.Lock()
+        self.stopped = False
+        """Set once shutdown begins: nothing is processed or sent after it (see :meth:`stop`)."""
         self.totals: Counter[str] = Counter()
         self.stages: Counter[str | None] = Counter()
         self._rate_mark = (time.monotonic(), 0)
@@ -167,6 +169,14 @@ class Pipeline:
                     extra={"error": f"{type(exc).__name__}: {exc}", "kept_as": str(kept)},
                 )
         return ChurnModel(config)
+
+    async def stop(self) -> None:
+        """At shutdown, before Faust flushes and closes the producer: let the batch or tick in
+        flight send its outputs, then send nothing more. A timer that was waiting for the lock
+        would otherwise run on and send to the closed producer, crashing the worker (exit 1)."""
+        async with self.lock:
+            self.stopped = True
+            self.save_churn()
 
     def save_churn(self) -> None:
         if self.engine is None or self.engine.churn is None:
@@ -254,7 +264,7 @@ class Pipeline:
         """Share the counts of the partitions held here whose buyers moved; count the
         others' again, as the clocks that decide which to count have moved."""
         async with self.lock:
-            if self.engine is None or self.sharing is None:
+            if self.stopped or self.engine is None or self.sharing is None:
                 return
             self.share()
             records = self.sharing.snapshots(self.engine, self._active_partitions())
@@ -278,7 +288,16 @@ class Pipeline:
         handled but unacked or acked but not emitted.
         """
         await self._population_known()
+        # At shutdown Faust cancels the loop that called this. Cut off between a partition's
+        # changelog records and their end-of-flush marker, the batch would leave a changelog
+        # whose end the embedded broker under-reports, below the offset the store persisted,
+        # and the next start would fail table recovery. So the batch finishes; stop() waits.
+        await asyncio.shield(self._process(batch))
+
+    async def _process(self, batch: dict[TP, list[Any]]) -> None:
         async with self.lock:
+            if self.stopped:
+                return  # unacked: read again at the next start
             started = time.perf_counter()
             engine = self._ensure_engine()
             emitted_at = datetime.now(UTC)
@@ -451,7 +470,7 @@ class Pipeline:
     async def tick(self, wall_ts: float | None) -> None:
         """Re-evaluate due customers on every owned partition (live mode passes wall time)."""
         async with self.lock:
-            if self.engine is None:
+            if self.stopped or self.engine is None:
                 return
             started = time.perf_counter()
             emitted_at = datetime.now(UTC)
