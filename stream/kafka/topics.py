@@ -62,7 +62,8 @@ def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> list[str]:
         if remaining <= 0:
             raise BrokerUnavailable(
                 f"no answer from {bootstrap_servers} within {timeout:g}s (last error: "
-                f"{last_error}); is the broker running? 'stream broker' starts one"
+                f"{last_error}); is the broker running? 'stream broker' starts one, and "
+                "STREAM_BROKER says where to look"
             )
         try:
             # A refused connection is the normal state of a broker still starting; probing

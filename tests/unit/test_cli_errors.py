@@ -575,3 +575,4 @@ def test_a_worker_with_no_broker_says_how_long_it_waited(capsys, monkeypatch):
     monkeypatch.setenv("STREAM_WEB_PORT", str(free_port()))  # a running worker holds 6066
     line = fails(capsys, "worker", "--broker-timeout", "0.5", code=3)
     assert "no answer from 127.0.0.1:" in line and " within 0.5s (last error: " in line
+    assert line.endswith("'stream broker' starts one, and STREAM_BROKER says where to look")
