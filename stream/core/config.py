@@ -161,8 +161,8 @@ class EngineConfig:
         for key, raw in values.items():
             if key not in known:
                 raise EngineConfigError(
-                    f"STREAM_ENGINE_{key.upper()} is not a setting; "
-                    f"known: {', '.join(sorted(known))}"
+                    f"STREAM_ENGINE_{key.upper()} is not a setting; known: "
+                    + ", ".join(f"STREAM_ENGINE_{name.upper()}" for name in sorted(known))
                 )
             kind: type = type(known[key].default)
             try:

@@ -54,7 +54,12 @@ def test_defaults_point_at_the_embedded_broker():
         ("STREAM_WEB_HOST", "[::]", "listen on every interface with STREAM_WEB_BIND"),
         ("STREAM_ENGINE_CHURN_HORIZON_DAYS", "soon", "='soon' is not a number"),
         ("STREAM_ENGINE_DEDUP_IDS_PER_CUSTOMER", "1.5", "='1.5' is not a whole number"),
-        ("STREAM_ENGINE_NO_SUCH_THING", "1", "is not a setting"),
+        # Named as they are set, so the list can be copied from.
+        (
+            "STREAM_ENGINE_NO_SUCH_THING",
+            "1",
+            "is not a setting; known: STREAM_ENGINE_ALLOWED_LATENESS_S, ",
+        ),
         # A zero or negative prior weight divides by zero at a customer's first purchase.
         ("STREAM_ENGINE_PRIOR_WEIGHT", "0", "STREAM_ENGINE_PRIOR_WEIGHT='0' must be above 0"),
         ("STREAM_ENGINE_PRIOR_WEIGHT", "-1", "must be above 0"),
