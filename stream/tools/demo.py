@@ -2,9 +2,9 @@
 
 Starts the embedded broker on a free port, the real worker (``stream worker``) beside it, and
 the synthetic shop generator replaying a year of history in about a minute, then shows the
-changes the worker emits: notable moves as they happen and, every few seconds, customers per
-segment, tier, lifecycle stage and satisfaction. Ctrl-C (or ``--duration``) stops everything
-and prints a summary.
+changes the worker emits: notable moves as they happen and, every few seconds while anything
+moves, customers per segment, tier, lifecycle stage and satisfaction. Ctrl-C (or
+``--duration``) stops everything and prints a summary.
 """
 
 from __future__ import annotations
@@ -81,6 +81,27 @@ class View:
     def distribution(self, dimension: str) -> Counter[str]:
         with self.lock:
             return Counter(v for v in self.latest[dimension].values() if v)
+
+
+class News:
+    """Whether the live table is worth printing again: only when something moved. The
+    worker's clock is event time, so once the shop is replayed nothing moves; that is said
+    once instead of repeating the same table until Ctrl-C."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, int] | None = None
+        self._settled = False
+
+    def tell(self, processed: float, changes: int, *, replaying: bool) -> str | None:
+        """``moved``, ``settled`` (once, when nothing moved and the replay is over) or None."""
+        if (processed, changes) != self._last:
+            self._last = processed, changes
+            self._settled = False
+            return "moved"
+        if replaying or self._settled:
+            return None
+        self._settled = True
+        return "settled"
 
 
 def _table(view: View) -> str:
@@ -178,13 +199,19 @@ def _show(
         thread.start()
     started = time.monotonic()
     next_table = started + 5
+    news = News()
     try:
         while args.duration is None or time.monotonic() - started < args.duration:
             time.sleep(0.5)
-            if time.monotonic() >= next_table:
-                processed = worker.metrics().get("segmentation_processed_events_total", 0)
+            if time.monotonic() < next_table:
+                continue
+            next_table = time.monotonic() + 5
+            processed = worker.metrics().get("segmentation_processed_events_total", 0)
+            said = news.tell(processed, view.changes.total(), replaying=threads[0].is_alive())
+            if said == "moved":
                 print(f"\n-- {processed:.0f} events processed; customers now:\n{_table(view)}\n")
-                next_table = time.monotonic() + 5
+            elif said == "settled":
+                print("-- the whole shop is replayed and processed; Ctrl-C to stop", flush=True)
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     values = worker.metrics()
