@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -263,16 +263,18 @@ class Pipeline:
     async def publish_population(self) -> None:
         """Share the counts of the partitions held here whose buyers moved; count the
         others' again, as the clocks that decide which to count have moved."""
-        async with self.lock:
-            if self.stopped or self.engine is None or self.sharing is None:
-                return
-            self.share()
-            records = self.sharing.snapshots(self.engine, self._active_partitions())
-            if records:
-                topic = self.settings.topics.population
-                partitioner = await self._partitioner(topic)
-                producer = self.app.producer._producer
-                await send_batches(producer, topic, by_partition(records, partitioner))
+        await self._whole(self._publish_population)
+
+    async def _publish_population(self) -> None:
+        if self.engine is None or self.sharing is None:
+            return
+        self.share()
+        records = self.sharing.snapshots(self.engine, self._active_partitions())
+        if records:
+            topic = self.settings.topics.population
+            partitioner = await self._partitioner(topic)
+            producer = self.app.producer._producer
+            await send_batches(producer, topic, by_partition(records, partitioner))
 
     @property
     def ready(self) -> bool:
@@ -288,30 +290,42 @@ class Pipeline:
         handled but unacked or acked but not emitted.
         """
         await self._population_known()
-        # At shutdown Faust cancels the loop that called this. Cut off between a partition's
-        # changelog records and their end-of-flush marker, the batch would leave a changelog
-        # whose end the embedded broker under-reports, below the offset the store persisted,
-        # and the next start would fail table recovery. So the batch finishes; stop() waits.
-        await asyncio.shield(self._process(batch))
+        # After stop() the fetch stays unacked: it is read again at the next start.
+        await self._whole(lambda: self._process(batch))
+
+    async def _whole(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` under the lock, to its end even if the task awaiting this is cancelled,
+        unless shutdown has begun.
+
+        At shutdown Faust cancels the fetch loop and the timers. Cut off between a partition's
+        changelog records and their end-of-flush marker, a fetch or a tick would leave a
+        changelog whose end the embedded broker under-reports, below the offset the store
+        persisted, and the next start would fail table recovery. So the work finishes, and
+        :meth:`stop` waits for it; none starts after that.
+        """
+
+        async def locked() -> None:
+            async with self.lock:
+                if not self.stopped:
+                    await work()
+
+        await asyncio.shield(locked())
 
     async def _process(self, batch: dict[TP, list[Any]]) -> None:
-        async with self.lock:
-            if self.stopped:
-                return  # unacked: read again at the next start
-            started = time.perf_counter()
-            engine = self._ensure_engine()
-            emitted_at = datetime.now(UTC)
-            now = time.monotonic()
-            # Every record of the fetch is added before any is released: the consumer counts
-            # them all as handed over, so none of their topics looks behind.
-            for piece in slices(self._by_partition(batch), SLICE):
-                for partition, items in piece.items():
-                    held = [self._parse(topic, rec, engine, emitted_at) for topic, rec in items]
-                    self.aligner.add(partition, held, now)
-                await asyncio.sleep(0)
-            await self._release(emitted_at)
-            await self._publish_profiles()
-            self.metrics.processing_seconds.labels("event").observe(time.perf_counter() - started)
+        started = time.perf_counter()
+        engine = self._ensure_engine()
+        emitted_at = datetime.now(UTC)
+        now = time.monotonic()
+        # Every record of the fetch is added before any is released: the consumer counts
+        # them all as handed over, so none of their topics looks behind.
+        for piece in slices(self._by_partition(batch), SLICE):
+            for partition, items in piece.items():
+                held = [self._parse(topic, rec, engine, emitted_at) for topic, rec in items]
+                self.aligner.add(partition, held, now)
+            await asyncio.sleep(0)
+        await self._release(emitted_at)
+        await self._publish_profiles()
+        self.metrics.processing_seconds.labels("event").observe(time.perf_counter() - started)
 
     def _parse(self, topic: str, record: Any, engine: Engine, emitted_at: datetime) -> Held:
         """The record's event, to wait for its turn in event time; or its dead letter, which
@@ -469,23 +483,25 @@ class Pipeline:
 
     async def tick(self, wall_ts: float | None) -> None:
         """Re-evaluate due customers on every owned partition (live mode passes wall time)."""
-        async with self.lock:
-            if self.stopped or self.engine is None:
-                return
-            started = time.perf_counter()
-            emitted_at = datetime.now(UTC)
-            # Records waiting for a topic that has since caught up, or waited long enough.
-            await self._release(emitted_at)
-            outputs: list[Output] = []
-            for partition, state in sorted(self.engine.partitions.items()):
-                if wall_ts is None and state.clock.now == float("-inf"):
-                    continue  # no event time seen yet on this partition since the start
-                self.profiles.partition = partition
-                outputs += self.engine.tick(partition, emitted_at, wall_ts)
-            await self._emit(outputs, [])
-            await self._persist()
-            await self._publish_profiles()
-            self.metrics.processing_seconds.labels("tick").observe(time.perf_counter() - started)
+        await self._whole(lambda: self._tick(wall_ts))
+
+    async def _tick(self, wall_ts: float | None) -> None:
+        if self.engine is None:
+            return
+        started = time.perf_counter()
+        emitted_at = datetime.now(UTC)
+        # Records waiting for a topic that has since caught up, or waited long enough.
+        await self._release(emitted_at)
+        outputs: list[Output] = []
+        for partition, state in sorted(self.engine.partitions.items()):
+            if wall_ts is None and state.clock.now == float("-inf"):
+                continue  # no event time seen yet on this partition since the start
+            self.profiles.partition = partition
+            outputs += self.engine.tick(partition, emitted_at, wall_ts)
+        await self._emit(outputs, [])
+        await self._persist()
+        await self._publish_profiles()
+        self.metrics.processing_seconds.labels("tick").observe(time.perf_counter() - started)
 
     # -- output -------------------------------------------------------------------------
 

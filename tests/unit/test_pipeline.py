@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import orjson
+import pytest
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
@@ -264,3 +265,38 @@ def test_slices_keep_each_partitions_order_and_size():
         for partition, items in piece.items():
             joined.setdefault(partition, []).extend(items)
     assert joined == records
+
+
+@pytest.mark.parametrize("work", ["fetch", "tick"])
+def test_work_cancelled_at_shutdown_still_ends_its_changelog_flush(tmp_path, work):
+    """At shutdown Faust cancels the fetch loop and the timers. Cut off between a partition's
+    changelog records and their end-of-flush marker, a fetch or a tick left a changelog the
+    next start failed to recover; and nothing may be sent once stop() is done."""
+    pipeline = _quiet_pipeline(tmp_path)
+    sent = []
+
+    async def persist():
+        sent.append("changelog")
+        await asyncio.sleep(0)
+        sent.append("end of flush")
+
+    pipeline._persist = persist
+    topic = pipeline.settings.topics.purchases
+    batch = {TP(topic, 0): [_purchase(0, "c1", "2025-05-01T10:00:00Z")]}
+
+    def start():
+        return pipeline.process(batch) if work == "fetch" else pipeline.tick(None)
+
+    async def scenario():
+        task = asyncio.create_task(start())
+        while not sent:
+            await asyncio.sleep(0)
+        task.cancel()
+        await pipeline.stop()
+        assert sent == ["changelog", "end of flush"]
+        await start()
+        assert sent == ["changelog", "end of flush"]
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
