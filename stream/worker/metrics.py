@@ -261,6 +261,25 @@ class Metrics:
             self.consumer_lag_seconds.labels(topic, str(partition)).set(seconds)
         self._lag_keys = keys
 
+    def partitions_revoked(self, revoked: Iterable[tuple[str, int]]) -> None:
+        """Until the worker is ready again it holds no profiles and no held events, and it
+        reports nothing for the ``(topic, partition)`` pairs taken away: their new owner
+        reports them, and the last figures would be counted twice (or for ever, if this
+        worker never gets ready)."""
+        self.profiles.set(0)
+        self.held_events.set(0)
+        self.set_lifecycle_counts({})
+        self.set_churn_band_counts({})
+        gone = {(topic, str(partition)) for topic, partition in revoked}
+        for key in self._lag_keys & gone:
+            self.consumer_lag_messages.remove(*key)
+            self.consumer_lag_seconds.remove(*key)
+        self._lag_keys -= gone
+        partitions = {partition for _, partition in gone}
+        for key in self._watermark_keys & partitions:
+            self.watermark_delay_seconds.remove(key)
+        self._watermark_keys -= partitions
+
     def set_watermark_delays(self, delays: Mapping[int, float]) -> None:
         """Publish ``{partition: seconds}`` for the current assignment, like :meth:`set_lag`."""
         keys = {str(partition) for partition in delays}

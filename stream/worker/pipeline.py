@@ -239,8 +239,7 @@ class Pipeline:
             # Eager rebalancing revokes everything: rebuild from the table after recovery.
             self.engine = None
             self.aligner.drop()  # unacked: they are read again from the committed offsets
-            self.metrics.held_events.set(0)
-            self.metrics.profiles.set(0)
+            self.metrics.partitions_revoked(tp for tp in revoked if tp.topic in self.topics)
             self.profiles.forget()
             # Their new owner publishes them when they next change.
             self._unpublished.clear()

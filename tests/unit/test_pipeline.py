@@ -300,3 +300,27 @@ def test_work_cancelled_at_shutdown_still_ends_its_changelog_flush(tmp_path, wor
             await task
 
     asyncio.run(scenario())
+
+
+def test_a_revocation_leaves_no_figures_of_the_partitions_taken_away(tmp_path):
+    """Until the engine is rebuilt the metrics timer refreshes nothing: the revoked
+    partitions' lag would be counted twice, by this worker and their new owner, and the
+    customers by stage would not add up to the profiles held."""
+    pipeline = _quiet_pipeline(tmp_path)
+    metrics, topics = pipeline.metrics, pipeline.settings.topics
+    metrics.set_lag({(topics.purchases, 0): (50, 2.0), (topics.purchases, 1): (7, 1.0)})
+    metrics.set_watermark_delays({0: 10.0, 1: 20.0})
+    metrics.set_lifecycle_counts({"mature": 6})
+    metrics.profiles.set(6)
+
+    asyncio.run(pipeline.on_revoked({TP(topics.purchases, 0), TP("elsewhere", 1)}))
+    pipeline.refresh_metrics()  # not ready: nothing to refresh from
+
+    value = metrics.registry.get_sample_value
+    lag = "segmentation_consumer_lag_messages"
+    assert value(lag, {"topic": topics.purchases, "partition": "0"}) is None
+    assert value(lag, {"topic": topics.purchases, "partition": "1"}) == 7
+    assert value("segmentation_watermark_delay_seconds", {"partition": "0"}) is None
+    assert value("segmentation_watermark_delay_seconds", {"partition": "1"}) == 20
+    assert value("segmentation_customers_by_lifecycle_stage", {"stage": "mature"}) == 0
+    assert value("segmentation_profiles") == 0
