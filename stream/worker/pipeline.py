@@ -188,7 +188,11 @@ class Pipeline:
         tmp.write_bytes(self.engine.churn.to_bytes())
         tmp.replace(path)
 
-    def _ensure_engine(self) -> Engine:
+    async def _ensure_engine(self) -> Engine:
+        """The engine; built first, if there is none, from the stored profiles of the assigned
+        partitions, yielding to the event loop every :data:`SLICE` of them (each takes tens of
+        microseconds: tens of thousands would keep the web server waiting for a second or
+        more after each rebalance)."""
         if self.engine is None:
             started = time.monotonic()
             engine = Engine(self.settings.engine, self.profiles, churn=self._load_churn())
@@ -201,6 +205,8 @@ class Pipeline:
                 self.stages[profile.lifecycle_stage] += 1
                 self.bands[profile.churn_band] += 1
                 count += 1
+                if count % SLICE == 0:
+                    await asyncio.sleep(0)
             self.engine = engine
             self.share()
             self.metrics.profiles.set(count)
@@ -228,7 +234,7 @@ class Pipeline:
             async with self.lock:
                 if self.app.rebalancing or self.engine is not None:
                     return
-                self._ensure_engine()
+                await self._ensure_engine()
 
     async def on_revoked(self, revoked: set[TP]) -> None:
         async with self.lock:
@@ -312,7 +318,7 @@ class Pipeline:
 
     async def _process(self, batch: dict[TP, list[Any]]) -> None:
         started = time.perf_counter()
-        engine = self._ensure_engine()
+        engine = await self._ensure_engine()
         emitted_at = datetime.now(UTC)
         now = time.monotonic()
         # Every record of the fetch is added before any is released: the consumer counts
@@ -414,8 +420,8 @@ class Pipeline:
             "with STREAM_CLOCK=event, or every replayed customer is judged silent since then",
             self._old_events,
         )
-        engine = self._ensure_engine()
-        added_up = engine.added_up_currencies()
+        assert self.engine is not None, "handling records needs the engine"
+        added_up = self.engine.added_up_currencies()
         self._warn(
             "purchases in several currencies are added up as if they were one: set "
             "STREAM_ENGINE_CURRENCY and STREAM_ENGINE_FX_RATES to convert them",
@@ -433,7 +439,8 @@ class Pipeline:
     ) -> tuple[list[Output], list[DeadLetter]]:
         """The engine's outputs and the dead letters of these records; their offsets go to
         ``offsets``, what became of them to ``counts``."""
-        engine = self._ensure_engine()
+        engine = self.engine
+        assert engine is not None, "handling records needs the engine"
         outputs: list[Output] = []
         dead: list[DeadLetter] = []
         horizon_s = self.settings.engine.churn_horizon_s

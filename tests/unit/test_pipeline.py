@@ -20,6 +20,8 @@ from stream.core.engine import Engine
 from stream.worker import pipeline as pipeline_module
 from stream.worker.metrics import Metrics
 from stream.worker.pipeline import Pipeline, slices
+from stream.worker.profiles import TableProfiles, encode
+from tests.unit.events import EMITTED, purchase
 
 
 def _pipeline(tmp_path):
@@ -324,3 +326,40 @@ def test_a_revocation_leaves_no_figures_of_the_partitions_taken_away(tmp_path):
     assert value("segmentation_watermark_delay_seconds", {"partition": "1"}) == 20
     assert value("segmentation_customers_by_lifecycle_stage", {"stage": "mature"}) == 0
     assert value("segmentation_profiles") == 0
+
+
+def test_rebuilding_the_engine_lets_the_event_loop_run_between_slices(tmp_path, monkeypatch):
+    """After every rebalance the engine is rebuilt from each stored profile of the worker's
+    partitions: built whole, tens of thousands kept the web server waiting for seconds."""
+    monkeypatch.setattr(pipeline_module, "SLICE", 50)
+    pipeline = _pipeline(tmp_path)
+    profiles = {}
+    built = Engine(EngineConfig(), profiles)
+    for i in range(1000):
+        built.process(purchase(f"c{i}", i / 100), 0, EMITTED)
+    store = SimpleNamespace(data={}, _key_partition={})  # Faust's in-memory store
+    for customer_id, profile in profiles.items():
+        store.data[customer_id.encode()] = encode(profile)
+        store._key_partition[customer_id.encode()] = 0
+    pipeline.profiles = TableProfiles(SimpleNamespace(data=store))
+    pipeline.app = SimpleNamespace(
+        assignor=SimpleNamespace(
+            assigned_actives=lambda: {TP(t, 0) for t in pipeline.settings.topics.inputs}
+        ),
+        tables=SimpleNamespace(recovery=SimpleNamespace(completed=asyncio.Event())),
+        rebalancing=False,
+    )
+    pipeline.app.tables.recovery.completed.set()
+
+    async def scenario():
+        rebuild = asyncio.create_task(pipeline.prepare())
+        turns = 0
+        while not rebuild.done():  # another task on the loop, as a web request would be
+            await asyncio.sleep(0)
+            turns += 1
+        await rebuild
+        return turns
+
+    assert asyncio.run(scenario()) >= 1000 / 50
+    assert len(pipeline.engine.population) == 1000
+    assert pipeline.metrics.registry.get_sample_value("segmentation_profiles") == 1000
