@@ -55,8 +55,9 @@ LIST_ENDS_TIMEOUT_S = 3.0
 """How long a metrics refresh waits at most for the broker to list the log ends."""
 SLICE = 500
 """Records parsed, or run through the engine and emitted, between two yields to the event
-loop (about 0.1 s of work here). A fetch of a backlog holds tens of thousands: handled whole,
-it kept the web server (/healthz, /metrics, profile look-ups) waiting for seconds."""
+loop (about 0.1 s of work here); likewise a tick's outputs emitted and stored profiles taken
+into a new engine. A fetch of a backlog holds tens of thousands: handled whole, it kept the
+web server (/healthz, /metrics, profile look-ups) waiting for seconds."""
 
 
 def slices(records: dict[int, list[Any]], size: int) -> Iterator[dict[int, list[Any]]]:
@@ -492,19 +493,25 @@ class Pipeline:
         await self._whole(lambda: self._tick(wall_ts))
 
     async def _tick(self, wall_ts: float | None) -> None:
-        if self.engine is None:
+        engine = self.engine
+        if engine is None:
             return
         started = time.perf_counter()
         emitted_at = datetime.now(UTC)
         # Records waiting for a topic that has since caught up, or waited long enough.
         await self._release(emitted_at)
-        outputs: list[Output] = []
-        for partition, state in sorted(self.engine.partitions.items()):
+        for partition, state in sorted(engine.partitions.items()):
             if wall_ts is None and state.clock.now == float("-inf"):
                 continue  # no event time seen yet on this partition since the start
             self.profiles.partition = partition
-            outputs += self.engine.tick(partition, emitted_at, wall_ts)
-        await self._emit(outputs, [])
+            # A partition's re-evaluation is one call into the engine, however many customers
+            # are due (all of them, after an outage in live mode): the loop is handed back
+            # after it and after each slice of its outputs.
+            outputs = engine.tick(partition, emitted_at, wall_ts)
+            for piece in slices({partition: outputs}, SLICE):
+                await asyncio.sleep(0)
+                await self._emit(piece[partition], [])
+            await asyncio.sleep(0)
         await self._persist()
         await self._publish_profiles()
         self.metrics.processing_seconds.labels("tick").observe(time.perf_counter() - started)

@@ -21,7 +21,7 @@ from stream.worker import pipeline as pipeline_module
 from stream.worker.metrics import Metrics
 from stream.worker.pipeline import Pipeline, slices
 from stream.worker.profiles import TableProfiles, encode
-from tests.unit.events import EMITTED, purchase
+from tests.unit.events import EMITTED, at, purchase
 
 
 def _pipeline(tmp_path):
@@ -363,3 +363,38 @@ def test_rebuilding_the_engine_lets_the_event_loop_run_between_slices(tmp_path, 
     assert asyncio.run(scenario()) >= 1000 / 50
     assert len(pipeline.engine.population) == 1000
     assert pipeline.metrics.registry.get_sample_value("segmentation_profiles") == 1000
+
+
+def test_a_tick_that_makes_many_customers_due_lets_the_event_loop_run_between_slices(
+    tmp_path, monkeypatch
+):
+    """Live mode re-evaluates silent customers by wall time: after an outage a tick makes
+    every customer due at once, and emitted whole their outputs kept the web server waiting."""
+    monkeypatch.setattr(pipeline_module, "SLICE", 50)
+    pipeline = _quiet_pipeline(tmp_path)
+    for i in range(600):
+        pipeline.engine.process(purchase(f"c{i}", i / 100), i % 2, EMITTED)
+    emitted = 0
+
+    async def emit(outputs, dead):
+        nonlocal emitted
+        emitted += len(outputs)
+
+    async def nothing(*args):
+        pass
+
+    _outputs_to(pipeline, emit, nothing)
+
+    async def scenario():
+        tick = asyncio.create_task(pipeline.tick(at(400).timestamp()))
+        emitted_between_turns, last = [], 0
+        while not tick.done():  # another task on the loop, as a web request would be
+            await asyncio.sleep(0)
+            emitted_between_turns.append(emitted - last)
+            last = emitted
+        await tick
+        return emitted_between_turns
+
+    emitted_between_turns = asyncio.run(scenario())
+    assert emitted >= 600  # every customer churned, at least
+    assert max(emitted_between_turns) <= 50
