@@ -143,6 +143,12 @@ class Metrics:
         )
 
         # The population this worker holds.
+        self.ready = Gauge(
+            "segmentation_ready",
+            "1 once table recovery has finished and the engine holds this worker's partitions "
+            "(as /readyz answers), 0 before and during a rebalance.",
+            registry=r,
+        )
         self.profiles = Gauge(
             "segmentation_profiles",
             "Customer profiles held in this worker's table (its assigned partitions).",
@@ -266,6 +272,7 @@ class Metrics:
         reports nothing for the ``(topic, partition)`` pairs taken away: their new owner
         reports them, and the last figures would be counted twice (or for ever, if this
         worker never gets ready)."""
+        self.ready.set(0)
         self.profiles.set(0)
         self.held_events.set(0)
         self.set_lifecycle_counts({})

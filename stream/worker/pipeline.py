@@ -622,6 +622,7 @@ class Pipeline:
         """Gauges that describe the state rather than count events (run from a timer, after
         :meth:`list_log_ends`)."""
         metrics, engine = self.metrics, self.engine
+        metrics.ready.set(engine is not None)
         if engine is None:
             return
         metrics.set_lifecycle_counts({k: v for k, v in self.stages.items() if k})

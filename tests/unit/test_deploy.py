@@ -635,6 +635,8 @@ def test_the_required_alerts_exist(rules) -> None:
     assert "segmentation_consumer_lag_messages" in by_name["ConsumerLagGrowing"]
     assert "segmentation_dead_letters_total" in by_name["DeadLetterSpike"]
     assert 'to_value="declining"' in by_name["DecliningSurge"]
+    # A worker reports no lag until it is ready: a stuck rebalance shows only here.
+    assert "segmentation_ready" in by_name["WorkerNotReady"]
 
 
 def test_population_alert_waits_for_buyers_held_by_the_other_workers(rules) -> None:

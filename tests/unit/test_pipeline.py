@@ -310,6 +310,9 @@ def test_a_revocation_leaves_no_figures_of_the_partitions_taken_away(tmp_path):
     customers by stage would not add up to the profiles held."""
     pipeline = _quiet_pipeline(tmp_path)
     metrics, topics = pipeline.metrics, pipeline.settings.topics
+    pipeline.app.assignor = SimpleNamespace(assigned_actives=set)
+    pipeline.refresh_metrics()
+    assert metrics.registry.get_sample_value("segmentation_ready") == 1
     metrics.set_lag({(topics.purchases, 0): (50, 2.0), (topics.purchases, 1): (7, 1.0)})
     metrics.set_watermark_delays({0: 10.0, 1: 20.0})
     metrics.set_lifecycle_counts({"mature": 6})
@@ -326,6 +329,9 @@ def test_a_revocation_leaves_no_figures_of_the_partitions_taken_away(tmp_path):
     assert value("segmentation_watermark_delay_seconds", {"partition": "1"}) == 20
     assert value("segmentation_customers_by_lifecycle_stage", {"stage": "mature"}) == 0
     assert value("segmentation_profiles") == 0
+    # What tells a worker stuck in a rebalance or recovery (WorkerNotReady), now that it
+    # reports no lag until it is ready.
+    assert value("segmentation_ready") == 0
 
 
 def test_rebuilding_the_engine_lets_the_event_loop_run_between_slices(tmp_path, monkeypatch):
