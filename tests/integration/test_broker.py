@@ -120,7 +120,10 @@ def test_starting_a_broker_logs_no_connection_errors(tmp_path, caplog):
     # Refused connections while the broker starts are expected, not errors worth logging.
     with caplog.at_level("WARNING"), EmbeddedBroker(log_dir=tmp_path):
         pass
-    assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+    # kafka-python's watchdog warns of any of its tasks slower than 0.1 s: on a loaded machine
+    # that is the machine, not the broker start.
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= 30]
+    assert [m for m in logged if "is blocking the event loop" not in m] == []
 
 
 def test_waiting_for_a_broker_nobody_runs_names_the_address(tmp_path):
