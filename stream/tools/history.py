@@ -567,7 +567,9 @@ def _likely_delimiter(header: list[str], wanted: list[str], delimiter: str) -> s
 
 
 def _blank(row: list[str]) -> bool:
-    return not row or (len(row) == 1 and not row[0].strip())
+    """A row with nothing in it: a blank line, or only empty cells (``,,,``), as a spreadsheet
+    exports the rows below its data that were once formatted."""
+    return not any(field.strip() for field in row)
 
 
 # -- the options both commands share ------------------------------------------------------

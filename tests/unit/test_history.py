@@ -512,3 +512,14 @@ def test_a_quantity_column_makes_the_amount_a_unit_price(tmp_path):
         (4, "UnitPrice " + NOT_PLAIN),
         (5, "Quantity " + NOT_PLAIN),
     ]
+
+
+def test_rows_of_empty_cells_are_skipped_like_blank_lines(tmp_path):
+    # A spreadsheet saved as CSV writes its formatted but empty rows as bare delimiters,
+    # before the header too.
+    path = _write(
+        tmp_path, "sheet.csv", ",,\r\ncustomer_id,ts,amount\r\nc1,2024-01-01,5\r\n,,\r\n , ,\r\n"
+    )
+    items = list(read_history(path))
+    assert _rejected(items) == []
+    assert [e["customer_id"] for e in _events(items)] == ["c1"]
