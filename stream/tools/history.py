@@ -357,12 +357,12 @@ def _orders(rows: Iterator[_Row | Rejected], columns: CsvColumns) -> Iterator[Re
         if isinstance(item, Rejected):
             found.append(item)
             continue
-        order = orders.get((item.customer, item.order or ""))
+        assert item.order is not None
+        order = orders.get((item.customer, item.order))
         if order is None:
             order = _Order(item)
             found.append(order)
-            if item.order:  # rows without an order id are not one order (validation says so)
-                orders[item.customer, item.order] = order
+            orders[item.customer, item.order] = order
         else:
             order.add(item)
     ids = ContentIds()
@@ -432,6 +432,10 @@ def _purchase_rows(
             yield Rejected(number, f"{len(row)} fields where the header has {len(header)}")
             continue
         fields = [row[i].strip() for i in at]
+        empty = next((header[i] for i, field in zip(at, fields, strict=True) if not field), None)
+        if empty is not None:  # say so in the file's terms, before validation does in ours
+            yield Rejected(number, f"{empty} is empty")
+            continue
         customer, when, amount = fields[0], fields[1], fields[2]
         if when in times:
             ts = times[when]
