@@ -16,7 +16,7 @@ file says happened in the ``--horizon-days`` after it (see ``stream.tools.evalua
 - ``--json``: the report as one JSON object.
 
 Either file may be ``-``, standard output; the report then goes to standard error. Progress
-goes to standard error about every two seconds.
+goes to standard error about every two seconds, from reading the file on.
 
 The cutoff is an instant (a plain date is midnight UTC): events strictly before it are the
 history, purchases in [cutoff, cutoff + horizon) the outcome. ``--horizon-days`` is also the
@@ -53,6 +53,7 @@ from stream.core.features import churn_features
 from stream.core.lookup import current_profile
 from stream.tools.evaluation import Buyers, Repeats, evaluate
 from stream.tools.history import (
+    PROGRESS_LINES,
     Record,
     Rejected,
     Rejections,
@@ -62,7 +63,14 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import EXIT_FOUND, Outputs, UsageError, number, progress_lines
+from stream.tools.options import (
+    EXIT_FOUND,
+    Outputs,
+    UsageError,
+    number,
+    progress_lines,
+    throttled,
+)
 
 _say = progress_lines("backtest")
 
@@ -202,14 +210,17 @@ def parse(
     rules: InputRules,
     rejections: Rejections,
     timing: Timing,
+    progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> list[AnyInput]:
     """Validate like the worker: the events, and a rejection for each line that fails. The
     lines the reader refused go to ``rejections`` here too, so that ``--rejected-out`` lists
-    them all in line order."""
+    them all in line order. ``progress(items done, items)`` every ``PROGRESS_LINES`` items."""
     began = time.perf_counter()
     events = []
     records = 0
-    for item in items:
+    for done, item in enumerate(items, 1):
+        if not done % PROGRESS_LINES:
+            progress(done, len(items))
         if isinstance(item, Rejected):
             rejections.add(item.lines, item.reason)
             continue
@@ -380,7 +391,15 @@ def run_backtest(
     engine = Engine(config, churn=ChurnModel(config))
     items = read(lines, timing)
     result.rows = sum(len(item.lines) for item in items)
-    events = parse(items, max_bytes, engine.rules, rejections, timing)
+    checking = throttled(say, PROGRESS_EVERY_S)
+    events = parse(
+        items,
+        max_bytes,
+        engine.rules,
+        rejections,
+        timing,
+        lambda done, total: checking(f"checking the events: {done:,}/{total:,}"),
+    )
     result.merged_lines = result.rows - rejections.total - len(events)
     counts = {"segment_changes": 0, "churn_risk": 0}
 
@@ -474,6 +493,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     horizon_end(args.cutoff, config.churn_horizon_days)  # fails now, not after the run
     columns = columns_from(args)
+    reading = throttled(_say, PROGRESS_EVERY_S)
     with Outputs() as outputs:
         rejections = Rejections(outputs.open(args.rejected_out))
         changes = outputs.open(args.changes_out, binary=True)
@@ -481,7 +501,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         piped = outputs.piped
         result, scores = run_backtest(
             args.file.name,
-            read_history(args.file, columns, args.format),
+            read_history(
+                args.file,
+                columns,
+                args.format,
+                progress=lambda lines: reading(f"read {lines:,} lines"),
+            ),
             args.cutoff,
             config,
             max_bytes=settings.max_payload_bytes,

@@ -42,12 +42,12 @@ import re
 import unicodedata
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -63,6 +63,8 @@ MAX_ROW_LINES = 10
 """Lines one CSV row may span (quoted fields with line breaks in them). A longer row is taken
 for a quote left open: its first line is rejected and the lines after it are read again, so
 one stray quote cannot swallow the rest of the file into one field."""
+PROGRESS_LINES = 10_000
+"""How often, in lines, a reader tells its ``progress`` how far it has read."""
 PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 """An amount as a CSV file should write it. Python's ``float`` takes more: ``1_000``, digits of
 other scripts, ``nan`` and ``inf``, none of which a transaction export means as an amount."""
@@ -188,22 +190,27 @@ class ContentIds:
 
 
 def read_history(
-    path: Path, columns: CsvColumns | None = None, fmt: str | None = None
+    path: Path,
+    columns: CsvColumns | None = None,
+    fmt: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[Record | Rejected]:
     """Every line of ``path`` as a :class:`Record` or a :class:`Rejected`, in file order.
 
-    ``fmt`` is ``jsonl`` or ``csv``; ``None`` looks at the file. Raises :class:`HistoryError`
-    when the file cannot be read or lacks a named CSV column.
+    ``fmt`` is ``jsonl`` or ``csv``; ``None`` looks at the file. ``progress(lines read)`` is
+    called every ``PROGRESS_LINES`` lines: a CSV of line items is read whole before its first
+    order comes out. Raises :class:`HistoryError` when the file cannot be read or lacks a
+    named CSV column.
     """
     path = Path(path)
     try:
         fmt = fmt or detect_format(path)
         with _open(path) as raw:
             if fmt == "jsonl":
-                yield from _jsonl(raw)
+                yield from _jsonl(raw, progress)
             elif fmt == "csv":
                 text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                yield from _csv(text, path.name, columns or CsvColumns())
+                yield from _csv(text, path.name, columns or CsvColumns(), progress)
             else:
                 raise HistoryError(f"unknown format {fmt!r}; expected jsonl or csv")
     # gzip finds a file that is not gzip (an OSError), cut short or corrupt only as it reads.
@@ -243,9 +250,21 @@ def utc_rfc3339(text: str) -> str | None:
     return moment.isoformat()
 
 
-def _jsonl(lines: IO[bytes]) -> Iterator[Record | Rejected]:
-    ids = ContentIds()
+_Line = TypeVar("_Line", str, bytes)
+
+
+def _numbered(
+    lines: Iterable[_Line], progress: Callable[[int], None] | None
+) -> Iterator[tuple[int, _Line]]:
     for number, line in enumerate(lines, 1):
+        if progress is not None and not number % PROGRESS_LINES:
+            progress(number)
+        yield number, line
+
+
+def _jsonl(lines: IO[bytes], progress: Callable[[int], None] | None) -> Iterator[Record | Rejected]:
+    ids = ContentIds()
+    for number, line in _numbered(lines, progress):
         line = (line.removeprefix(codecs.BOM_UTF8) if number == 1 else line).strip()
         if not line:
             continue
@@ -288,8 +307,10 @@ def _jsonl(lines: IO[bytes]) -> Iterator[Record | Rejected]:
         yield Record(number, kind, orjson.dumps(event) if changed else line)
 
 
-def _csv(text: IO[str], source: str, columns: CsvColumns) -> Iterator[Record | Rejected]:
-    rows = _rows(text, columns.delimiter)
+def _csv(
+    text: IO[str], source: str, columns: CsvColumns, progress: Callable[[int], None] | None
+) -> Iterator[Record | Rejected]:
+    rows = _rows(text, columns.delimiter, progress)
     header = _header(rows, source)
     if header is None:
         return  # nothing but blank lines: require_events says so
@@ -497,8 +518,8 @@ class _Lines:
     """A file's lines for ``csv.reader``, numbered, noting the ones each row takes; the lines
     of a row that turned out unreadable can be put back to be read again."""
 
-    def __init__(self, text: IO[str]) -> None:
-        self._text = enumerate(text, 1)
+    def __init__(self, text: IO[str], progress: Callable[[int], None] | None) -> None:
+        self._text = _numbered(text, progress)
         self._again: deque[tuple[int, str]] = deque()
         self.taken: list[tuple[int, str]] = []
 
@@ -514,14 +535,16 @@ class _Lines:
         self._again.extendleft(reversed(lines))
 
 
-def _rows(text: IO[str], delimiter: str) -> Iterator[tuple[int, list[str]] | Rejected]:
+def _rows(
+    text: IO[str], delimiter: str, progress: Callable[[int], None] | None
+) -> Iterator[tuple[int, list[str]] | Rejected]:
     """``(line number, fields)`` of each row, or why it cannot be read; a quoted field may
     span lines in CSV, up to ``MAX_ROW_LINES``."""
     if delimiter == WHITESPACE:
-        for number, line in enumerate(text, 1):
+        for number, line in _numbered(text, progress):
             yield number, line.split()
         return
-    lines = _Lines(text)
+    lines = _Lines(text, progress)
     reader = csv.reader(lines, delimiter=delimiter)
     while True:
         lines.taken = []

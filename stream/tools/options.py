@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -38,6 +39,21 @@ def progress_lines(command: str) -> Callable[[str], None]:
         print(f"stream {command}: {message}", file=sys.stderr, flush=True)
 
     return say
+
+
+def throttled(say: Callable[[str], None], every_s: float) -> Callable[[str], None]:
+    """``say``, letting through at most one message every ``every_s`` seconds: loops report
+    every so many items, and this keeps a fast one from flooding the terminal. Share one
+    between the phases of a command so that together they keep to the pace."""
+    last = time.monotonic()
+
+    def maybe(message: str) -> None:
+        nonlocal last
+        if time.monotonic() - last >= every_s:
+            last = time.monotonic()
+            say(message)
+
+    return maybe
 
 
 def number(

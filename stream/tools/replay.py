@@ -33,6 +33,7 @@ from stream.core.engine import Engine
 from stream.kafka.topics import ensure_topics
 from stream.tools.generate import produce
 from stream.tools.history import (
+    PROGRESS_LINES,
     Record,
     Rejected,
     Rejections,
@@ -42,7 +43,7 @@ from stream.tools.history import (
     read_history,
     require_events,
 )
-from stream.tools.options import Outputs, number, progress_lines
+from stream.tools.options import Outputs, number, progress_lines, throttled
 
 _say = progress_lines("replay")
 
@@ -60,9 +61,8 @@ def valid_events(
 ) -> tuple[list[Event], int]:
     """The events that pass the worker's validation, in event-time order, as JSON objects,
     and the lines read; the others go to ``rejections``. ``progress(lines read, rejected)``
-    about once a second."""
+    every ``PROGRESS_LINES`` items."""
     timed: list[tuple[float, Event]] = []
-    reported = time.monotonic()
     read = 0
     for count, item in enumerate(lines, 1):
         read += len(item.lines)
@@ -75,8 +75,7 @@ def valid_events(
                 timed.append((event.ts.timestamp(), orjson.loads(item.value)))
         else:
             rejections.add(item.lines, item.reason)
-        if progress and count % 10_000 == 0 and time.monotonic() - reported >= PROGRESS_EVERY_S:
-            reported = time.monotonic()
+        if progress and not count % PROGRESS_LINES:
             progress(read, rejections.total)
     timed.sort(key=lambda pair: pair[0])
     return [event for _, event in timed], read
@@ -108,14 +107,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
+    say = throttled(_say, PROGRESS_EVERY_S)  # the reading and the checking, one pace
     with Outputs() as outputs:
         rejections = Rejections(outputs.open(args.rejected_out))
         events, read = valid_events(
-            read_history(args.file, columns_from(args), args.format),
+            read_history(
+                args.file,
+                columns_from(args),
+                args.format,
+                progress=lambda lines: say(f"read {lines:,} lines"),
+            ),
             rejections,
             max_bytes=settings.max_payload_bytes,
             rules=Engine(settings.engine).rules,
-            progress=lambda read, rejected: _say(f"read {read} lines, {rejected} rejected"),
+            progress=lambda read, rejected: say(f"checked {read:,} lines, {rejected:,} rejected"),
         )
     require_events(args.file.name, len(events), rejections)
     merged = read - len(events) - rejections.total

@@ -19,6 +19,7 @@ from stream.cli import main
 from stream.core.churn import BANDS
 from stream.core.segments import rfm_segment
 from stream.tools import backtest as backtest_command
+from stream.tools import history
 from stream.tools.backtest import SCORE_COLUMNS
 from stream.tools.evaluation import BgNbd, Hits, Repeats, roc_auc, top
 from stream.tools.generate import generate, write_jsonl
@@ -194,6 +195,22 @@ def test_changes_can_go_to_standard_output_with_the_report_and_progress_beside_t
     assert captured.out.encode() == (out / "a" / "changes.jsonl").read_bytes()
     assert "events before the cutoff" in captured.err
     assert orjson.loads(captured.err[captured.err.index("{") :])["outputs"] == report["outputs"]
+
+
+def test_reading_and_checking_a_large_file_show_progress(shop, capsys, monkeypatch):
+    _, path = shop
+    monkeypatch.setattr(backtest_command, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(backtest_command, "PROGRESS_LINES", 3000)
+    monkeypatch.setattr(history, "PROGRESS_LINES", 3000)
+    assert main(["backtest", str(path), *ARGS, "--json"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[:5] == [
+        "stream backtest: read 3,000 lines",
+        "stream backtest: read 6,000 lines",
+        "stream backtest: checking the events: 3,000/7,000",
+        "stream backtest: checking the events: 6,000/7,000",
+        "stream backtest: shop.jsonl: 7,000 lines, 0 rejected; running the engine",
+    ]
 
 
 def test_only_one_output_can_be_standard_output(shop, capsys):

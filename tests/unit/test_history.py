@@ -12,6 +12,7 @@ import pytest
 from schemas.inputs import InputRules, parse_input
 from stream.core.config import EngineConfig
 from stream.core.engine import Engine
+from stream.tools import history
 from stream.tools.history import (
     CsvColumns,
     HistoryError,
@@ -545,3 +546,18 @@ def test_an_empty_field_is_rejected_in_the_files_terms(tmp_path):
         (4, "UnitPrice is empty"),
         (5, "InvoiceDate is empty"),
     ]
+
+
+def test_reading_tells_its_progress_before_the_first_order_comes_out(tmp_path, monkeypatch):
+    # A file of line items is read whole before its first order: a long silence without this.
+    monkeypatch.setattr(history, "PROGRESS_LINES", 2)
+    rows = "".join(f"A{n},c1,2024-01-0{n},1\n" for n in range(1, 6))
+    path = _write(tmp_path, "items.csv", "order_id,customer_id,ts,amount\n" + rows)
+    told: list[int] = []
+    items = read_history(path, CsvColumns(order="order_id"), progress=told.append)
+    next(items)
+    assert told == [2, 4, 6]
+    jsonl = _write(tmp_path, "events.jsonl", "\n".join(["{}"] * 5))
+    told.clear()
+    list(read_history(jsonl, progress=told.append))
+    assert told == [2, 4]
