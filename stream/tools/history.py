@@ -610,20 +610,25 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "CSV files (one purchase per row, or per order with --order-col; header required)"
     )
-    group.add_argument("--customer-col", default="customer_id", help="default %(default)s")
+    group.add_argument(
+        "--customer-col", type=column, default="customer_id", help="default %(default)s"
+    )
     group.add_argument(
         "--time-col",
+        type=column,
         default="ts",
         help="ISO 8601 date or date-time; without a timezone read as UTC; default %(default)s",
     )
-    group.add_argument("--amount-col", default="amount", help="default %(default)s")
+    group.add_argument("--amount-col", type=column, default="amount", help="default %(default)s")
     group.add_argument(
         "--order-col",
+        type=column,
         help="default: the row's event id. The rows of one customer with the same order id "
         "(line items) are one purchase of their summed amount, at the earliest row's time",
     )
     group.add_argument(
         "--quantity-col",
+        type=column,
         help="default: none. With it, --amount-col is a unit price and a row's amount is "
         "quantity times price",
     )
@@ -642,6 +647,14 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         help="write line,reason for every rejected line, in line order (an order's lines "
         "together, at its first) ('-': standard output)",
     )
+
+
+def column(text: str) -> str:
+    """An argparse ``type``: a column name as the header is read, without the blanks around
+    it, so that a name copied with them from the file still matches."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a column name cannot be empty")
+    return text.strip()
 
 
 def currency(text: str) -> str:

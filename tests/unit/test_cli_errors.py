@@ -263,6 +263,19 @@ def test_a_bad_currency_is_refused_before_the_file_is_read(capsys, tmp_path, arg
     ]
 
 
+def test_a_column_name_matches_the_header_without_the_blanks_around_it(capsys, tmp_path):
+    # Header names are read without them, so a name copied from the file with one must match.
+    path = tmp_path / "sheet.csv"
+    path.write_text(" Customer ID ,ts,amount\nc1,2024-01-01,5\nc1,2024-03-01,7\n")
+    argv = ["backtest", str(path), "--cutoff", "2024-02-01", "--customer-col", "Customer ID "]
+    assert main([*argv, "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["history_events"] == 1
+    assert refused(capsys, *argv[:-1], " ") == [
+        "stream: backtest: argument --customer-col: a column name cannot be empty",
+        hint("stream backtest"),
+    ]
+
+
 @pytest.mark.parametrize(("cutoff", "horizon"), [("9999-12-31", "90"), ("2024-02-01", "1e9")])
 def test_a_horizon_past_the_calendar_is_refused_before_the_run(capsys, history, cutoff, horizon):
     line = fails(capsys, "backtest", str(history), "--cutoff", cutoff, "--horizon-days", horizon)
