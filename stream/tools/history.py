@@ -13,7 +13,8 @@ says which:
   each row is one. With ``--quantity-col`` the amount column is a unit price.
   ``--delimiter whitespace`` reads space-aligned files such as CDNOW's. An amount (and a
   quantity) is a plain number such as ``1234.50``: a decimal point, no currency symbol and no
-  thousands separator.
+  thousands separator; an exponent is read too, as R writes 100000 (``1e+05``). Rows of empty
+  cells, as spreadsheets write below their data, are skipped like blank lines.
 
 Timestamps without a timezone (plain dates, or date-times without an offset) are read as UTC,
 so a plain date is midnight UTC (DOMAIN.md). A line without an ``event_id`` (every CSV row)
@@ -619,7 +620,13 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         default="ts",
         help="ISO 8601 date or date-time; without a timezone read as UTC; default %(default)s",
     )
-    group.add_argument("--amount-col", type=column, default="amount", help="default %(default)s")
+    group.add_argument(
+        "--amount-col",
+        type=column,
+        default="amount",
+        help="a plain number such as 1234.50 or 1e+05: no thousands separator, no currency "
+        "symbol; default %(default)s",
+    )
     group.add_argument(
         "--order-col",
         type=column,

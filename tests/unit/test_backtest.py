@@ -9,6 +9,7 @@ import csv
 import io
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -316,3 +317,8 @@ def test_bgnbd_recovers_the_parameters_it_was_simulated_with():
     idle = Repeats(np.array([10.0]), np.array([50.0]), np.array([300.0]))
     assert model.p_no_purchase(busy, 90)[0] < model.p_no_purchase(idle, 90)[0]
     assert model.expected_purchases(busy, 90)[0] > model.expected_purchases(idle, 90)[0]
+
+
+def test_the_readme_lists_the_score_columns():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert ", ".join(f"`{name}`" for name in SCORE_COLUMNS) in readme
