@@ -169,6 +169,7 @@ class Backtest:
     outputs: dict[str, int] = field(default_factory=dict)
     customers: int = 0
     added_up_currencies: list[str] = field(default_factory=list)
+    data_start: datetime | None = None
     data_end: datetime | None = None
     figures: dict[str, Any] = field(default_factory=dict)
 
@@ -190,6 +191,7 @@ class Backtest:
             "outputs": self.outputs,
             "customers": self.customers,
             "added_up_currencies": self.added_up_currencies,
+            "data_start": self.data_start.isoformat() if self.data_start else None,
             "data_end": self.data_end.isoformat() if self.data_end else None,
             "horizon_complete": self.data_end is not None and self.data_end >= self.horizon_end,
             "speed": self.timing.as_dict(),
@@ -425,7 +427,7 @@ def run_backtest(
     result.outputs = counts
     result.customers = len(engine.profiles)
     result.added_up_currencies = engine.added_up_currencies()
-    result.data_end = events[-1].ts
+    result.data_start, result.data_end = events[0].ts, events[-1].ts
     scores = cutoff_scores(engine, cutoff)
     # Without an event after the cutoff every buyer would look churned: no evaluation at all.
     if result.history_events and result.data_end >= cutoff:
@@ -517,7 +519,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if scores_out is not None:
             write_scores(scores, scores_out)
     report = result.report()
-    if not report["horizon_complete"]:
+    # Without an evaluation no customer is judged by what came after the cutoff.
+    if report["evaluation"] and not report["horizon_complete"]:
         print(
             f"stream backtest: warning: the file ends before the horizon does "
             f"({result.horizon_end:%Y-%m-%d}); later purchases are unknown, so some customers "
@@ -549,7 +552,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _unevaluated(report: dict[str, Any]) -> str:
     """Why a report has no evaluation."""
     if not report["history_events"]:
-        return "no events before the cutoff: nothing to evaluate"
+        return (
+            f"no events before the cutoff (the file starts at {report['data_start']}): "
+            "nothing to run or evaluate; choose a later --cutoff"
+        )
     return (
         f"no events after the cutoff (the file ends at {report['data_end']}): nothing tells "
         "what happened next, so no evaluation; choose an earlier --cutoff to evaluate"

@@ -540,7 +540,8 @@ def test_only_one_output_can_be_standard_output(capsys):
 def test_a_backtest_with_nothing_before_the_cutoff_says_so_and_exits_1(capsys, history):
     assert main(["backtest", str(history), "--cutoff", "2020-01-01"]) == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "stream backtest: no events before the cutoff: nothing to evaluate"
+        "stream backtest: no events before the cutoff (the file starts at "
+        "2024-01-01T00:00:00+00:00): nothing to run or evaluate; choose a later --cutoff"
     )
 
 
@@ -556,6 +557,7 @@ def test_a_backtest_with_nothing_after_the_cutoff_scores_and_does_not_evaluate(
     assert err.splitlines()[-1].startswith(
         "stream backtest: no events after the cutoff (the file ends at 2024-"
     )
+    assert "ends before the horizon" not in err  # no customer is judged by what came after
     assert scores.read_text().startswith("customer_id,")
 
 
