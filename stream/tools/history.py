@@ -62,8 +62,9 @@ DELIMITERS = {",": "','", ";": "';'", "\t": "'\\t'", "|": "'|'", WHITESPACE: WHI
 """The delimiters a header read as one column is checked for, each as ``--delimiter`` takes it."""
 MAX_ROW_LINES = 10
 """Lines one CSV row may span (quoted fields with line breaks in them). A longer row is taken
-for a quote left open: its first line is rejected and the lines after it are read again, so
-one stray quote cannot swallow the rest of the file into one field."""
+for a quote left open, as is one that runs to the end of the file: its first line is rejected
+and the lines after it are read again, so one stray quote cannot swallow the rest of the file
+into one field."""
 PROGRESS_LINES = 10_000
 """How often, in lines, a reader tells its ``progress`` how far it has read."""
 PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -523,17 +524,28 @@ class _Lines:
         self._text = _numbered(text, progress)
         self._again: deque[tuple[int, str]] = deque()
         self.taken: list[tuple[int, str]] = []
+        self.ended = False
+        """Whether the reader asked past the last line. It does so for a row only from inside
+        a quoted field: a row that ends cleanly ends with its line."""
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = self._again.popleft() if self._again else next(self._text)
+        if self._again:
+            line = self._again.popleft()
+        else:
+            try:
+                line = next(self._text)
+            except StopIteration:
+                self.ended = True
+                raise
         self.taken.append(line)
         return line[1]
 
     def put_back(self, lines: list[tuple[int, str]]) -> None:
         self._again.extendleft(reversed(lines))
+        self.ended = False
 
 
 def _rows(
@@ -557,11 +569,17 @@ def _rows(
         except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte
             error = f"unreadable CSV: {exc}"
         taken = lines.taken
-        if len(taken) > MAX_ROW_LINES:
-            # The row's first line opened a quote that its own line did not close.
+        if len(taken) > MAX_ROW_LINES or (len(taken) > 1 and lines.ended):
+            # The row's first line opened a quote that its own line did not close. One that
+            # only the file's end closes would take the lines up to it into one field.
+            runs = (
+                f"over more than {MAX_ROW_LINES} lines"
+                if len(taken) > MAX_ROW_LINES
+                else "to the end of the file"
+            )
             error = (
-                f"a quoted field runs over more than {MAX_ROW_LINES} lines: a quote left "
-                "open? (the lines after this one are read again)"
+                f"a quoted field runs {runs}: a quote left open? (the lines after this one "
+                "are read again)"
             )
             lines.put_back(taken[1:])
         if error is not None:

@@ -296,6 +296,20 @@ def test_a_quote_left_open_rejects_its_row_and_the_rows_after_it_are_read(tmp_pa
     assert len(_events(items)) == 39
 
 
+def test_a_quote_left_open_near_the_end_does_not_swallow_the_last_rows(tmp_path):
+    header = "customer_id,ts,amount,note\n"
+    rows = 'c1,2024-01-01,5,"5 inch\nc2,2024-01-02,6,x\nc3,2024-01-03,7,y\n'
+    items = list(read_history(_write(tmp_path, "tail.csv", header + rows)))
+    assert _rejected(items) == [
+        (2, "a quoted field runs to the end of the file: a quote left open? (the lines after "
+         "this one are read again)")
+    ]  # fmt: skip
+    assert [e["customer_id"] for e in _events(items)] == ["c2", "c3"]
+    # A last row's own open quote swallows nothing, and its purchase is whole.
+    last = _write(tmp_path, "last.csv", header + 'c4,2024-01-04,8,"5 inch\n')
+    assert [e["customer_id"] for e in _events(read_history(last))] == ["c4"]
+
+
 def test_a_quoted_field_may_span_a_few_lines(tmp_path):
     path = _write(tmp_path, "notes.csv", 'customer_id,ts,amount,note\nc1,2024-01-01,5,"a\nb"\n')
     [event] = _events(read_history(path))
