@@ -156,8 +156,12 @@ def describe(rejected: dict[str, Any], limit: int = 10) -> list[str]:
         f"{r['count']} x {r['reason']} (first at line {r['first_line']})" for r in reasons[:limit]
     ]
     if len(reasons) > limit:
-        shown.append(f"... and {len(reasons) - limit} other reasons")
+        shown.append(f"... and {_counted(len(reasons) - limit, 'other reason')}")
     return shown
+
+
+def _counted(count: int, thing: str) -> str:
+    return f"{count} {thing}" + ("" if count == 1 else "s")
 
 
 def require_events(source: str, events: int, rejections: Rejections) -> None:
@@ -452,7 +456,9 @@ def _purchase_rows(
         if _blank(row):
             continue
         if len(row) < width:
-            yield Rejected(number, f"{len(row)} fields where the header has {len(header)}")
+            yield Rejected(
+                number, f"{_counted(len(row), 'field')} where the header has {len(header)}"
+            )
             continue
         fields = [row[i].strip() for i in at]
         empty = next((header[i] for i, field in zip(at, fields, strict=True) if not field), None)
