@@ -471,7 +471,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "(default STREAM_ENGINE_CHURN_HORIZON_DAYS, 90)",
     )
     parser.add_argument(
-        "--scores-out", type=Path, metavar="FILE.csv", help="'-': standard output (see --json)"
+        "--scores-out",
+        type=Path,
+        metavar="FILE.csv",
+        help=f"one row per customer, with the columns {', '.join(SCORE_COLUMNS)} "
+        "('-': standard output, see --json)",
     )
     parser.add_argument(
         "--changes-out", type=Path, metavar="FILE.jsonl", help="'-': standard output (see --json)"

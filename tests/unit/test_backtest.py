@@ -319,6 +319,9 @@ def test_bgnbd_recovers_the_parameters_it_was_simulated_with():
     assert model.expected_purchases(busy, 90)[0] > model.expected_purchases(idle, 90)[0]
 
 
-def test_the_readme_lists_the_score_columns():
+def test_the_readme_and_the_help_list_the_score_columns(capsys):
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert ", ".join(f"`{name}`" for name in SCORE_COLUMNS) in readme
+    with pytest.raises(SystemExit):
+        main(["backtest", "--help"])
+    assert ", ".join(SCORE_COLUMNS) in " ".join(capsys.readouterr().out.split())
