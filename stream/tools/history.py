@@ -65,6 +65,9 @@ MAX_ROW_LINES = 10
 for a quote left open, as is one that runs to the end of the file: its first line is rejected
 and the lines after it are read again, so one stray quote cannot swallow the rest of the file
 into one field."""
+NOT_A_TIME = "is not an ISO 8601 date or date-time such as 2024-01-05 or 2024-01-05 10:00:00"
+"""Why a CSV time is refused, with examples: a spreadsheet writes dates as its locale shows
+them (05/01/2024), which no reader can tell from the 1st of May."""
 PROGRESS_LINES = 10_000
 """How often, in lines, a reader tells its ``progress`` how far it has read."""
 PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
@@ -471,7 +474,7 @@ def _purchase_rows(
         else:
             ts = times[when] = utc_rfc3339(when)
         if ts is None:
-            yield Rejected(number, f"{columns.time} is not an ISO 8601 date or date-time")
+            yield Rejected(number, f"{columns.time} {NOT_A_TIME}")
             continue
         try:
             value = _amount(amount, columns.amount)

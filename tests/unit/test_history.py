@@ -115,7 +115,7 @@ def test_bad_csv_rows_are_rejected_with_their_line_and_reason(tmp_path):
     )
     items = list(read_history(path))
     assert _rejected(items) == [
-        (2, "ts is not an ISO 8601 date or date-time"),
+        (2, "ts is not an ISO 8601 date or date-time such as 2024-01-05 or 2024-01-05 10:00:00"),
         (3, f"amount {NOT_PLAIN}"),
         (4, "2 fields where the header has 3"),
         (6, "1 field where the header has 3"),
