@@ -500,7 +500,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     horizon_end(args.cutoff, config.churn_horizon_days)  # fails now, not after the run
     columns = columns_from(args)
     reading = throttled(_say, PROGRESS_EVERY_S)
-    with Outputs() as outputs:
+    with Outputs(args.file) as outputs:
         rejections = Rejections(outputs.open(args.rejected_out))
         changes = outputs.open(args.changes_out, binary=True)
         scores_out = outputs.open(args.scores_out)  # now: a bad path fails before the run

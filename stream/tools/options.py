@@ -145,6 +145,11 @@ class Outputs(contextlib.ExitStack):
     piped = False
     """Whether one of them is standard output."""
 
+    def __init__(self, *inputs: Path) -> None:
+        """``inputs``: the files the command reads, which no output may be."""
+        super().__init__()
+        self._inputs = inputs
+
     def open(self, path: Path | str | None, *, binary: bool = False) -> IO[Any] | None:
         """``path`` opened with :func:`open_output` (``-``: standard output, left open, for
         one of them only), or None when the option was not given."""
@@ -157,6 +162,9 @@ class Outputs(contextlib.ExitStack):
             self.callback(sys.stdout.flush)
             return sys.stdout.buffer if binary else sys.stdout
         final = Path(os.path.realpath(path))  # a link keeps pointing at the new file
+        if any(_same_file(final, source) for source in self._inputs):
+            # It would take the output's place once the command ends: the input lost.
+            raise UsageError(f"cannot write {path}: it is the file being read")
         if final.exists() and not final.is_file():  # a directory, a device, a pipe
             return self.enter_context(open_output(path, binary=binary))
         if final.exists() and not os.access(final, os.W_OK):
@@ -177,6 +185,10 @@ class Outputs(contextlib.ExitStack):
 
         self.push(finish)  # after the file closes: exit callbacks run last first
         return self.enter_context(open_output(partial, binary=binary, shown=path))
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    return one.exists() and other.exists() and os.path.samefile(one, other)
 
 
 def _umask() -> int:

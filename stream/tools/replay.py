@@ -108,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     say = throttled(_say, PROGRESS_EVERY_S)  # the reading and the checking, one pace
-    with Outputs() as outputs:
+    with Outputs(args.file) as outputs:
         rejections = Rejections(outputs.open(args.rejected_out))
         events, read = valid_events(
             read_history(

@@ -92,6 +92,25 @@ def test_outputs_are_opened_before_the_backtest_runs(capsys, history, tmp_path, 
     assert fails(capsys, *argv) == f"stream: cannot write {tmp_path}: Is a directory"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["backtest", "{history}", "--cutoff", "2024-02-01", "--scores-out", "{out}"],
+        ["backtest", "{history}", "--cutoff", "2024-02-01", "--changes-out", "{out}"],
+        ["backtest", "{history}", "--cutoff", "2024-02-01", "--rejected-out", "{out}"],
+        ["replay", "{history}", "--rejected-out", "{out}"],
+    ],
+)
+def test_no_output_may_replace_the_file_being_read(capsys, history, tmp_path, command):
+    # Outputs take their names when the command ends: the history would have been lost.
+    link = tmp_path / "link.csv"
+    link.symlink_to(history)
+    for out in (history, link):
+        argv = [arg.format(history=history, out=out) for arg in command]
+        assert fails(capsys, *argv) == f"stream: cannot write {out}: it is the file being read"
+    assert history.read_text() == HISTORY
+
+
 def test_a_failed_run_leaves_the_outputs_that_were_there(capsys, history, tmp_path):
     kept = tmp_path / "scores.csv"
     kept.write_text("the last good run\n")
