@@ -149,6 +149,7 @@ class Outputs(contextlib.ExitStack):
         """``inputs``: the files the command reads, which no output may be."""
         super().__init__()
         self._inputs = inputs
+        self._finals: set[Path] = set()
 
     def open(self, path: Path | str | None, *, binary: bool = False) -> IO[Any] | None:
         """``path`` opened with :func:`open_output` (``-``: standard output, left open, for
@@ -165,6 +166,9 @@ class Outputs(contextlib.ExitStack):
         if any(_same_file(final, source) for source in self._inputs):
             # It would take the output's place once the command ends: the input lost.
             raise UsageError(f"cannot write {path}: it is the file being read")
+        if final in self._finals:  # each takes the name when the command ends: one would be lost
+            raise UsageError(f"cannot write {path}: another output of this command writes it")
+        self._finals.add(final)
         if final.exists() and not final.is_file():  # a directory, a device, a pipe
             return self.enter_context(open_output(path, binary=binary))
         if final.exists() and not os.access(final, os.W_OK):

@@ -111,6 +111,17 @@ def test_no_output_may_replace_the_file_being_read(capsys, history, tmp_path, co
     assert history.read_text() == HISTORY
 
 
+def test_two_outputs_cannot_be_one_file(capsys, history, tmp_path):
+    # Each takes its name when the command ends: the first would be lost.
+    out = tmp_path / "out.txt"
+    (tmp_path / "here").symlink_to(tmp_path)
+    again = tmp_path / "here" / "out.txt"  # the same file, spelled another way
+    argv = ["backtest", str(history), "--cutoff", "2024-02-01", "--changes-out", str(out)]
+    line = fails(capsys, *argv, "--scores-out", str(again))  # opened after the changes
+    assert line == f"stream: cannot write {again}: another output of this command writes it"
+    assert not out.exists()
+
+
 def test_a_failed_run_leaves_the_outputs_that_were_there(capsys, history, tmp_path):
     kept = tmp_path / "scores.csv"
     kept.write_text("the last good run\n")
