@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from time import monotonic
 from typing import Any, Protocol
 
 import faust
@@ -114,6 +115,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 if batch:
                     for tp, recs in batch.items():
                         read_offset[tp] = recs[-1].offset + 1
+                        if app.monitor is not None:
+                            # What Faust's per-event path records (Monitor.on_stream_event_in).
+                            # Its livelock check reads it, and without it logs every partition
+                            # with unread records as "Stream has not started processing" five
+                            # minutes after start, an ERROR on a healthy worker.
+                            app.monitor.stream_inbound_time[tp] = monotonic()
                     await handler.process(batch)
                     if self._commit_every is not None and self._n_acked >= self._commit_every:
                         self._n_acked = 0

@@ -1,6 +1,7 @@
 """The batch consumer's acks of transaction markers, against Faust's own commit arithmetic."""
 
 import asyncio
+import time
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -66,3 +67,34 @@ def test_a_fetch_of_markers_alone_is_acked_when_nothing_was_handed_over_before()
     consumer.passed[TOPIC] = 101
     assert asyncio.run(consumer.ack_passed(TOPIC))
     assert _commit(consumer) == 101
+
+
+def test_a_fetch_handed_over_tells_faust_the_partition_is_being_processed():
+    # Faust's livelock check (every 7 s) reads the monitor's stream_inbound_time, which only its
+    # per-event path sets: without it, a healthy worker logged an ERROR "Stream has not started
+    # processing" for each partition with unread records, from five minutes after start on.
+    consumer = _consumer(committed=100)
+    stopped, handled = asyncio.Event(), []
+
+    class Handler:
+        topics = {TOPIC.topic}
+
+        async def process(self, batch):
+            handled.append(batch)
+            stopped.set()
+
+    async def fetch(timeout):
+        return {TOPIC: [SimpleNamespace(offset=o) for o in range(100, 103)]}, {TOPIC}
+
+    async def sleep(seconds):
+        pass
+
+    monitor = SimpleNamespace(stream_inbound_time={}, track_tp_end_offset=lambda tp, end: None)
+    consumer.app = SimpleNamespace(consumer_generation_id=1, monitor=monitor)
+    consumer.handler, consumer._stopped, consumer._crashed = Handler(), stopped, asyncio.Event()
+    consumer._wait_next_records, consumer.sleep, consumer.highwater = fetch, sleep, lambda tp: 103
+    consumer._note_passed = lambda topics, active: None
+    consumer._commit_every, consumer._buffered_partitions = None, set()
+    asyncio.run(consumer._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
+    assert [list(batch) for batch in handled] == [[TOPIC]]
+    assert time.monotonic() - monitor.stream_inbound_time[TOPIC] < 5
