@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
+import os
 import socket
+from pathlib import Path
+from typing import IO
 
 import faust
 
@@ -40,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     _check_web_address(settings.web_bind, settings.web_port)
+    _lock = _claim_data_dir(settings.data_dir)  # held while the process runs
     wait_for_broker(settings.bootstrap_servers, timeout=args.broker_timeout)
     partitions = input_partitions(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = create_worker(settings, partitions)
     runner = faust.Worker(
@@ -57,6 +61,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     runner.spinner = None
     runner.execute_from_commandline()
     return 0
+
+
+def _claim_data_dir(data_dir: Path) -> IO[str]:
+    """Lock ``data_dir`` for this worker, or raise a :class:`ConfigError` naming the process
+    that holds it.
+
+    Two workers on one directory would overwrite each other's churn model and open each
+    other's partition stores, with nothing in either log; the lock goes with the process.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = (data_dir / "worker.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise ConfigError(
+            f"STREAM_DATA_DIR={data_dir} is in use by another worker (pid {holder}); "
+            "give each worker its own"
+        ) from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
 
 
 def _check_web_address(bind: str, port: int) -> None:

@@ -236,8 +236,8 @@ def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop, ca
     exact = exact_rfm(purchases)
     buyers = len(exact)
     with (
-        shop.worker("worker-1", STREAM_SHARE_S="1") as one,
-        shop.worker("worker-2", STREAM_SHARE_S="1") as two,
+        shop.worker("worker-1", STREAM_SHARE_S="1", STREAM_DATA_DIR=str(shop.tmp / "1")) as one,
+        shop.worker("worker-2", STREAM_SHARE_S="1", STREAM_DATA_DIR=str(shop.tmp / "2")) as two,
     ):
         # The second worker's join rebalances the group: wait until both own partitions (the
         # partitions a worker reports are refreshed by a timer, so wait for them too), and

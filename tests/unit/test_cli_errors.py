@@ -5,6 +5,7 @@ before the work, so a bad path does not waste a long run."""
 from __future__ import annotations
 
 import argparse
+import fcntl
 import http.server
 import io
 import os
@@ -621,3 +622,25 @@ def test_a_worker_with_no_broker_says_how_long_it_waited(capsys, monkeypatch):
     line = fails(capsys, "worker", "--broker-timeout", "0.5", code=3)
     assert "no answer from 127.0.0.1:" in line and " within 0.5s (last error: " in line
     assert line.endswith("'stream broker' starts one, and STREAM_BROKER says where to look")
+
+
+def test_a_data_dir_another_worker_holds_stops_the_worker_before_it_starts(
+    capsys, monkeypatch, tmp_path
+):
+    # Two workers on one STREAM_DATA_DIR overwrite each other's churn model, silently.
+    def not_yet(*args, **kwargs):
+        raise AssertionError("the worker went on to the broker")
+
+    monkeypatch.setattr(stream.tools.worker_cmd, "wait_for_broker", not_yet)
+    monkeypatch.setenv("STREAM_WEB_PORT", str(free_port()))
+    monkeypatch.setenv("STREAM_DATA_DIR", str(tmp_path))
+    with (tmp_path / "worker.lock").open("w") as first:  # as the first worker holds it
+        fcntl.flock(first, fcntl.LOCK_EX)
+        first.write("4242\n")
+        first.flush()
+        assert fails(capsys, "worker") == (
+            f"stream: configuration error: STREAM_DATA_DIR={tmp_path} is in use by another "
+            "worker (pid 4242); give each worker its own"
+        )
+    with pytest.raises(AssertionError, match="went on to the broker"):  # free once it stops
+        main(["worker"])
