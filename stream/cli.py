@@ -122,9 +122,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _within(path: str | bytes | int, directory: Path) -> bool:
-    return isinstance(path, str) and Path(os.path.abspath(path)).is_relative_to(
-        os.path.abspath(directory)
-    )
+    """Whether ``path`` is in ``directory``, or on the way to it: making a directory fails on
+    the first missing parent it cannot make."""
+    if not isinstance(path, str):
+        return False
+    path, directory = Path(os.path.abspath(path)), Path(os.path.abspath(directory))
+    return path.is_relative_to(directory) or directory.is_relative_to(path)
 
 
 if __name__ == "__main__":

@@ -204,6 +204,20 @@ def test_a_data_dir_that_cannot_be_made_is_blamed_on_its_setting(capsys, monkeyp
     )
 
 
+def test_a_data_dir_under_a_parent_that_cannot_be_made_is_blamed_on_its_setting(
+    capsys, monkeypatch, tmp_path
+):
+    # The error names the parent that could not be made (here a link to nowhere), not the
+    # data dir.
+    (tmp_path / "mount").symlink_to(tmp_path / "unmounted" / "disk")
+    monkeypatch.setenv("STREAM_DATA_DIR", str(tmp_path / "mount" / "var"))
+    monkeypatch.setenv("STREAM_EMBEDDED_PORT", str(free_port()))
+    assert fails(capsys, "worker") == (
+        f"stream: configuration error: STREAM_DATA_DIR='{tmp_path}/mount/var': "
+        f"{tmp_path}/mount: File exists"
+    )
+
+
 def test_a_network_error_no_command_wrapped_is_a_broker_exit_code(capsys, monkeypatch):
     def refused(args, settings):
         raise ConnectionRefusedError(111, "Connection refused")
