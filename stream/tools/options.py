@@ -166,11 +166,11 @@ class Outputs(contextlib.ExitStack):
         if any(_same_file(final, source) for source in self._inputs):
             # It would take the output's place once the command ends: the input lost.
             raise UsageError(f"cannot write {path}: it is the file being read")
+        if final.exists() and not final.is_file():  # a directory, a device, a pipe
+            return self.enter_context(open_output(path, binary=binary))
         if final in self._finals:  # each takes the name when the command ends: one would be lost
             raise UsageError(f"cannot write {path}: another output of this command writes it")
         self._finals.add(final)
-        if final.exists() and not final.is_file():  # a directory, a device, a pipe
-            return self.enter_context(open_output(path, binary=binary))
         if final.exists() and not os.access(final, os.W_OK):
             raise cannot_write(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
         try:

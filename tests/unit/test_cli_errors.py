@@ -123,6 +123,12 @@ def test_two_outputs_cannot_be_one_file(capsys, history, tmp_path):
     assert not out.exists()
 
 
+def test_outputs_that_are_not_files_may_be_one(history):
+    # Written straight through, not renamed into place: both reach /dev/null, none is lost.
+    argv = ["backtest", str(history), "--cutoff", "2024-02-01", "--changes-out", "/dev/null"]
+    assert main([*argv, "--scores-out", "/dev/null"]) == 0
+
+
 def test_a_failed_run_leaves_the_outputs_that_were_there(capsys, history, tmp_path):
     kept = tmp_path / "scores.csv"
     kept.write_text("the last good run\n")
