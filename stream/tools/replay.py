@@ -108,19 +108,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     say = throttled(_say, PROGRESS_EVERY_S)  # the reading and the checking, one pace
+    checked = False
+
+    def reading(lines: int) -> None:
+        # Only until the checking reports: the reader streams (but for a file of line items,
+        # read whole first), and at every mark its message came first and took the turn.
+        if not checked:
+            say(f"read {lines:,} lines")
+
+    def checking(read: int, rejected: int) -> None:
+        nonlocal checked
+        checked = True
+        say(f"checked {read:,} lines, {rejected:,} rejected")
+
     with Outputs(args.file) as outputs:
         rejections = Rejections(outputs.open(args.rejected_out))
         events, read = valid_events(
-            read_history(
-                args.file,
-                columns_from(args),
-                args.format,
-                progress=lambda lines: say(f"read {lines:,} lines"),
-            ),
+            read_history(args.file, columns_from(args), args.format, progress=reading),
             rejections,
             max_bytes=settings.max_payload_bytes,
             rules=Engine(settings.engine).rules,
-            progress=lambda read, rejected: say(f"checked {read:,} lines, {rejected:,} rejected"),
+            progress=checking,
         )
     require_events(args.file.name, len(events), rejections)
     merged = read - len(events) - rejections.total
