@@ -31,6 +31,9 @@ class BatchHandler(Protocol):
     async def on_revoked(self, revoked: set[TP]) -> None:
         """Partitions are leaving: finish the batch in flight and forget their state."""
 
+    async def stop(self) -> None:
+        """The worker is stopping: finish the work in flight, start no more."""
+
 
 class BatchConsumer(faust_aiokafka.Consumer):
     """The aiokafka-driver consumer with a batch drain loop (consumer.py ``_drain_messages``)."""
@@ -222,6 +225,15 @@ class BatchConsumer(faust_aiokafka.Consumer):
             index.update(fresh)
             self._n_acked += len(fresh)
         self._last_acked[tp] = offsets[-1]
+
+    async def wait_empty(self) -> None:
+        # At shutdown Faust stops the tables right after this, before ``on_before_shutdown``:
+        # the fetch or tick in hand (shielded from the fetcher's cancellation) finishes first
+        # and none starts after, so none writes to a closed store or misses the last commit.
+        # At a rebalance, ``on_partitions_revoked`` waits for it instead.
+        if self.handler is not None and self.app.should_stop:
+            await self.handler.stop()
+        await super().wait_empty()
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         if self.handler is not None:

@@ -172,12 +172,15 @@ class Pipeline:
         return ChurnModel(config)
 
     async def stop(self) -> None:
-        """At shutdown, before Faust flushes and closes the producer: let the batch or tick in
-        flight send its outputs, then send nothing more. A timer that was waiting for the lock
-        would otherwise run on and send to the closed producer, crashing the worker (exit 1)."""
+        """At shutdown, before Faust stops the tables (see ``BatchConsumer.wait_empty``) and
+        again before it flushes and closes the producer: let the batch or tick in flight store
+        and send its outputs, then store and send nothing more. A timer that was waiting for
+        the lock would otherwise run on and send to the closed producer, crashing the worker
+        (exit 1)."""
         async with self.lock:
-            self.stopped = True
-            self.save_churn()
+            if not self.stopped:
+                self.stopped = True
+                self.save_churn()
 
     def save_churn(self) -> None:
         if self.engine is None or self.engine.churn is None:

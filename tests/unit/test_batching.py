@@ -5,6 +5,7 @@ import time
 from collections import defaultdict
 from types import SimpleNamespace
 
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from intervaltree import IntervalTree
 
@@ -98,3 +99,25 @@ def test_a_fetch_handed_over_tells_faust_the_partition_is_being_processed():
     asyncio.run(consumer._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
     assert [list(batch) for batch in handled] == [[TOPIC]]
     assert time.monotonic() - monitor.stream_inbound_time[TOPIC] < 5
+
+
+def test_at_shutdown_the_work_in_hand_ends_before_faust_stops_the_tables(monkeypatch):
+    # Faust's stop runs wait_empty, then stops the tables, and only then on_before_shutdown.
+    said = []
+
+    async def faust_wait_empty(self):
+        said.append("faust waits for acks")
+
+    async def stop():
+        said.append("handler stops")
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "wait_empty", faust_wait_empty)
+    consumer = _consumer(committed=100)
+    consumer.handler = SimpleNamespace(stop=stop)
+    consumer.app.should_stop = False  # a rebalance: the revocation waits for the work instead
+    asyncio.run(consumer.wait_empty())
+    assert said == ["faust waits for acks"]
+    said.clear()
+    consumer.app.should_stop = True
+    asyncio.run(consumer.wait_empty())
+    assert said == ["handler stops", "faust waits for acks"]
