@@ -4,7 +4,8 @@ Consumes the three input topics, keeps every customer's profile in a Faust table
 default, ``STREAM_STORE=memory`` to keep it in memory) and produces segment changes, churn
 risk and dead letters. Start several to share the partitions; each listens on
 STREAM_WEB_BIND:STREAM_WEB_PORT for /metrics, /healthz, /readyz and /customers/{id}, and tells
-the others to reach it at STREAM_WEB_HOST. Stop with Ctrl-C or SIGTERM.
+the others to reach it at STREAM_WEB_HOST. Stop with Ctrl-C or SIGTERM, also while it waits for
+the broker: either way it exits 0.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import logging
 import os
+import signal
 import socket
 from pathlib import Path
 from typing import IO
@@ -23,6 +26,10 @@ from stream.config import ConfigError, Settings
 from stream.kafka.topics import wait_for_broker
 from stream.tools.options import number
 from stream.worker.app import create_worker, input_partitions
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,10 +50,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    _check_web_address(settings.web_bind, settings.web_port)
-    _lock = _claim_data_dir(settings.data_dir)  # held while the process runs
-    wait_for_broker(settings.bootstrap_servers, timeout=args.broker_timeout)
-    partitions = input_partitions(settings)
+    # Faust's handlers replace these once it starts; until then a stop (a rollout while the
+    # broker is still coming up) would kill the process (143) or raise KeyboardInterrupt (130).
+    previous = {signum: signal.signal(signum, _stopped) for signum in STOP_SIGNALS}
+    try:
+        _check_web_address(settings.web_bind, settings.web_port)
+        with _claim_data_dir(settings.data_dir):  # held while the worker runs
+            wait_for_broker(settings.bootstrap_servers, timeout=args.broker_timeout)
+            _runner(settings, input_partitions(settings)).execute_from_commandline()
+    except _Stopped as stop:
+        log.info("worker stopped while waiting for the broker", extra={"signal": stop.args[0]})
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+class _Stopped(BaseException):
+    """A stop signal before Faust handles them; a BaseException, as KeyboardInterrupt is, so
+    that no ``except Exception`` on the way (in the Kafka clients, in Faust) takes it for an
+    error."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
+def _runner(settings: Settings, partitions: int) -> faust.Worker:
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = create_worker(settings, partitions)
     runner = faust.Worker(
@@ -59,8 +89,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # quiet does not silence the start-up spinner: when it stops it writes backspace and
     # show-cursor codes to stdout, terminal or not, in front of the next JSON log line.
     runner.spinner = None
-    runner.execute_from_commandline()
-    return 0
+    return runner
 
 
 def _claim_data_dir(data_dir: Path) -> IO[str]:
