@@ -122,9 +122,10 @@ class Metrics:
         )
         self.consumer_lag_seconds = Gauge(
             "segmentation_consumer_lag_seconds",
-            "Time the messages not processed yet on an assigned partition take at the recent "
-            "processing rate; 0 when caught up, +Inf while some wait and none were processed "
-            "lately.",
+            "Time the worker takes, at its recent processing rate, to catch up with an "
+            "assigned partition: it drains its partitions together, so this is the time for "
+            "all their messages not processed yet, the same on each partition behind; 0 when "
+            "this one is caught up, +Inf while some wait and none were processed lately.",
             ["topic", "partition"],
             registry=r,
         )

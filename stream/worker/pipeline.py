@@ -635,15 +635,17 @@ class Pipeline:
         clocks = {p: state.clock.now for p, state in engine.partitions.items()}
         metrics.set_watermark_delays({p: max(0.0, now - c) for p, c in clocks.items() if c > 0})
         consumer = self.app.consumer
-        lag = {}
+        behind = {}
         for tp in self._assigned_inputs():
             # The end the last fetch carried stops moving when fetching stops; the listed one not.
             end = max(consumer.highwater(tp) or 0, self.log_ends.get(tp) or 0)
             position = consumer._read_offset.get(tp) or 0
             held = self.aligner.waiting(tp.topic, tp.partition)
-            messages = max(0, end - position) + held
-            lag[tp.topic, tp.partition] = (messages, self._lag_seconds(messages))
-        metrics.set_lag(lag)
+            behind[tp.topic, tp.partition] = max(0, end - position) + held
+        # The worker drains its partitions together, so one that is behind is caught up once
+        # they all are, not at the whole rate as if it were alone.
+        seconds = self._catch_up_seconds(sum(behind.values()))
+        metrics.set_lag({key: (n, seconds if n else 0.0) for key, n in behind.items()})
         if isinstance(engine.churn, ChurnModel):
             figures = engine.churn.metrics()
             metrics.churn_log_loss.set(figures.get("rolling_log_loss", float("nan")))
@@ -651,8 +653,8 @@ class Pipeline:
             metrics.churn_labelled.set(figures.get("labelled", 0))
             metrics.churn_pending.set(figures.get("pending", 0))
 
-    def _lag_seconds(self, messages: int) -> float:
-        """Messages behind divided by the recent processing rate."""
+    def _catch_up_seconds(self, messages: int) -> float:
+        """How long the worker takes to process ``messages`` at its recent rate."""
         processed = self.totals["inputs"]
         now = time.monotonic()
         last_at, last_count = self._rate_mark

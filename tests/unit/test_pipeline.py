@@ -334,6 +334,29 @@ def test_a_revocation_leaves_no_figures_of_the_partitions_taken_away(tmp_path):
     assert value("segmentation_ready") == 0
 
 
+def test_lag_in_seconds_is_the_time_to_catch_up_on_every_partition_drained_together(tmp_path):
+    """At 100 events/s, 300 behind on one partition and 100 on another take 4 s to process
+    whatever the order: neither is 3 s or 1 s away, as if it had the whole rate alone."""
+    pipeline = _quiet_pipeline(tmp_path)
+    topic = pipeline.settings.topics.purchases
+    ends = {TP(topic, 0): 1300, TP(topic, 1): 600, TP(topic, 2): 50}
+    pipeline.app.assignor = SimpleNamespace(assigned_actives=lambda: set(ends))
+    pipeline.app.consumer.highwater = ends.get
+    pipeline.app.consumer._read_offset = {TP(topic, 0): 1000, TP(topic, 1): 500, TP(topic, 2): 50}
+    pipeline._rate_mark = (time.monotonic() - 10, 0)
+    pipeline.totals["inputs"] = 1000  # in the last 10 s
+    pipeline.refresh_metrics()
+
+    def value(name, partition):
+        labels = {"topic": topic, "partition": str(partition)}
+        return pipeline.metrics.registry.get_sample_value(
+            f"segmentation_consumer_lag_{name}", labels
+        )
+
+    assert [value("messages", p) for p in range(3)] == [300, 100, 0]
+    assert [value("seconds", p) for p in range(3)] == [pytest.approx(4, rel=0.01)] * 2 + [0]
+
+
 def test_rebuilding_the_engine_lets_the_event_loop_run_between_slices(tmp_path, monkeypatch):
     """After every rebalance the engine is rebuilt from each stored profile of the worker's
     partitions: built whole, tens of thousands kept the web server waiting for seconds."""
