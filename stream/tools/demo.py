@@ -88,20 +88,25 @@ class News:
     worker's clock is event time, so once the shop is replayed nothing moves; that is said
     once instead of repeating the same table until Ctrl-C."""
 
+    QUIET_TELLS = 3
+    """Tells without a move before the shop counts as settled: the worker holds the last
+    records back for up to 10 s (``MAX_WAIT_S``), waiting for the other input topics."""
+
     def __init__(self) -> None:
         self._last: tuple[float, int] | None = None
-        self._settled = False
+        self._quiet = 0
 
     def tell(self, processed: float, changes: int, *, replaying: bool) -> str | None:
-        """``moved``, ``settled`` (once, when nothing moved and the replay is over) or None."""
+        """``moved``, ``settled`` (once, when nothing moved for a while after the replay) or
+        None."""
         if (processed, changes) != self._last:
             self._last = processed, changes
-            self._settled = False
+            self._quiet = 0
             return "moved"
-        if replaying or self._settled:
+        if replaying:
             return None
-        self._settled = True
-        return "settled"
+        self._quiet += 1
+        return "settled" if self._quiet == self.QUIET_TELLS else None
 
 
 def _table(view: View) -> str:
