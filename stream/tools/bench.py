@@ -282,6 +282,15 @@ def measure_pipeline(
         timing = "wall time from the first progress seen to the last event"
         share = (busy - busy0) / (now - t0)
     else:
+        # A fetch's handler time is recorded once it is done, just after its events are
+        # counted: a poll in between sees the events and no time yet.
+        while not busy and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            busy, batches = handler_seconds(worker.metrics())
+        if not busy:
+            raise StageFailed(
+                f"pipeline: the worker recorded no handler time; see {worker.log_path}"
+            )
         rate = done / busy
         timing = "time inside the batch handler only: every event was done at the first poll"
         share = 1.0
