@@ -67,13 +67,19 @@ def unwritable(tmp_path: Path) -> Path:
     return tmp_path / "missing-dir" / "out.csv"
 
 
+HISTORY_OUTPUTS = [
+    ["backtest", "{history}", "--cutoff", "2024-02-01", "--rejected-out", "{out}"],
+    ["backtest", "{history}", "--cutoff", "2024-02-01", "--changes-out", "{out}"],
+    ["backtest", "{history}", "--cutoff", "2024-02-01", "--scores-out", "{out}"],
+    ["replay", "{history}", "--rejected-out", "{out}"],
+]
+"""Every output of the commands that read a history file."""
+
+
 @pytest.mark.parametrize(
     "command",
     [
-        ["backtest", "{history}", "--cutoff", "2024-02-01", "--rejected-out", "{out}"],
-        ["backtest", "{history}", "--cutoff", "2024-02-01", "--changes-out", "{out}"],
-        ["backtest", "{history}", "--cutoff", "2024-02-01", "--scores-out", "{out}"],
-        ["replay", "{history}", "--rejected-out", "{out}"],
+        *HISTORY_OUTPUTS,
         ["generate", "--customers", "10", "--events", "100", "--out", "{out}"],
         ["generate", "--customers", "10", "--events", "100", "--out", "-", "--truth", "{out}"],
     ],
@@ -93,15 +99,7 @@ def test_outputs_are_opened_before_the_backtest_runs(capsys, history, tmp_path, 
     assert fails(capsys, *argv) == f"stream: cannot write {tmp_path}: Is a directory"
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["backtest", "{history}", "--cutoff", "2024-02-01", "--scores-out", "{out}"],
-        ["backtest", "{history}", "--cutoff", "2024-02-01", "--changes-out", "{out}"],
-        ["backtest", "{history}", "--cutoff", "2024-02-01", "--rejected-out", "{out}"],
-        ["replay", "{history}", "--rejected-out", "{out}"],
-    ],
-)
+@pytest.mark.parametrize("command", HISTORY_OUTPUTS)
 def test_no_output_may_replace_the_file_being_read(capsys, history, tmp_path, command):
     # Outputs take their names when the command ends: the history would have been lost.
     link = tmp_path / "link.csv"
