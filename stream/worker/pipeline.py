@@ -236,7 +236,8 @@ class Pipeline:
             if self.sharing is not None and not self.sharing.caught_up.is_set():
                 return
             async with self.lock:
-                if self.app.rebalancing or self.engine is not None:
+                # Once stopped, Faust closes the store the engine would be built from.
+                if self.stopped or self.app.rebalancing or self.engine is not None:
                     return
                 await self._ensure_engine()
 

@@ -393,6 +393,12 @@ def test_rebuilding_the_engine_lets_the_event_loop_run_between_slices(tmp_path, 
     assert len(pipeline.engine.population) == 1000
     assert pipeline.metrics.registry.get_sample_value("segmentation_profiles") == 1000
 
+    # Once stopped (Faust then closes the store) the engine timer builds nothing more.
+    asyncio.run(pipeline.on_revoked(set()))
+    asyncio.run(pipeline.stop())
+    asyncio.run(pipeline.prepare())
+    assert pipeline.engine is None
+
 
 def test_a_tick_that_makes_many_customers_due_lets_the_event_loop_run_between_slices(
     tmp_path, monkeypatch
