@@ -216,7 +216,11 @@ def _show(
             if said == "moved":
                 print(f"\n-- {processed:.0f} events processed; customers now:\n{_table(view)}\n")
             elif said == "settled":
-                print("-- the whole shop is replayed and processed; Ctrl-C to stop", flush=True)
+                until = "Ctrl-C" if args.duration is None else f"--duration {args.duration:g}"
+                print(
+                    f"-- the whole shop is replayed and processed; {until} stops the demo",
+                    flush=True,
+                )
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     values = worker.metrics()
