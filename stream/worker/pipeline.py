@@ -50,7 +50,7 @@ MAX_HELD = 50_000
 """Records held back at most, in all, for the input topics to meet in event time (about
 1.5 kB each with their parsed event)."""
 MAX_WAIT_S = 10.0
-"""How long a partition's records wait at most for a topic that brings nothing more."""
+"""How long records wait at most for a topic partition that brings nothing more."""
 LIST_ENDS_TIMEOUT_S = 3.0
 """How long a metrics refresh waits at most for the broker to list the log ends."""
 SLICE = 500
@@ -365,7 +365,9 @@ class Pipeline:
         await self._ack_markers()
         while True:
             forced = self.aligner.forced
-            released = self.aligner.release(self._behind, time.monotonic())
+            released = self.aligner.release(
+                self._behind, self._active_partitions(), time.monotonic()
+            )
             self.metrics.unaligned_events.inc(self.aligner.forced - forced)
             await self._handle(released, emitted_at)
             if not (released and await self._ack_markers()):
@@ -397,14 +399,15 @@ class Pipeline:
             position = consumer.passed.get(tp, 0)
         return position < end
 
-    async def _handle(self, released: dict[int, list[Held]], emitted_at: datetime) -> None:
+    async def _handle(self, released: list[tuple[int, Held]], emitted_at: datetime) -> None:
         """Run released records through the engine and emit what it produced, a slice at a
         time; write the profiles they changed; then ack them."""
         if not released:
             return
         offsets: dict[TP, list[int]] = {}
         counts: Counter[str] = Counter()
-        for piece in slices(released, SLICE):
+        for start in range(0, len(released), SLICE):
+            piece = released[start : start + SLICE]
             outputs, dead = self._run(piece, emitted_at, offsets, counts)
             await self._emit(outputs, dead)
             await asyncio.sleep(0)
@@ -437,7 +440,7 @@ class Pipeline:
 
     def _run(
         self,
-        released: dict[int, list[Held]],
+        released: list[tuple[int, Held]],
         emitted_at: datetime,
         offsets: dict[TP, list[int]],
         counts: Counter[str],
@@ -450,31 +453,30 @@ class Pipeline:
         dead: list[DeadLetter] = []
         horizon_s = self.settings.engine.churn_horizon_s
         live = self.settings.clock == "live"
-        for partition, held in released.items():
+        for partition, (ts, topic, _, (record, event, category)) in released:
             self.profiles.partition = partition
-            for ts, topic, _, (record, event, category) in held:
-                counts[topic] += 1
-                offsets.setdefault(TP(topic, partition), []).append(record.offset)
-                if isinstance(event, DeadLetter):
-                    dead.append(event)
-                    self.metrics.dead_lettered(category)
-                    continue
-                try:
-                    result = engine.process(event, partition, emitted_at)
-                except Exception as exc:
-                    # A bug met by one valid event: stopping here would fail on the same
-                    # record at every restart and hold up the whole partition behind it.
-                    log.exception("engine failed on an event; dead-lettered")
-                    reason = f"engine failed on this event: {type(exc).__name__}: {exc}"
-                    dead.append(dead_letter(record, topic, reason, emitted_at))
-                    self.metrics.dead_lettered("engine")
-                    continue
-                counts[result.status] += 1
-                if result.late:
-                    counts["late"] += 1
-                    if live and engine.clock(partition).now - ts > horizon_s:
-                        self._old_events += 1
-                outputs.extend(result.outputs)
+            counts[topic] += 1
+            offsets.setdefault(TP(topic, partition), []).append(record.offset)
+            if isinstance(event, DeadLetter):
+                dead.append(event)
+                self.metrics.dead_lettered(category)
+                continue
+            try:
+                result = engine.process(event, partition, emitted_at)
+            except Exception as exc:
+                # A bug met by one valid event: stopping here would fail on the same
+                # record at every restart and hold up the whole partition behind it.
+                log.exception("engine failed on an event; dead-lettered")
+                reason = f"engine failed on this event: {type(exc).__name__}: {exc}"
+                dead.append(dead_letter(record, topic, reason, emitted_at))
+                self.metrics.dead_lettered("engine")
+                continue
+            counts[result.status] += 1
+            if result.late:
+                counts["late"] += 1
+                if live and engine.clock(partition).now - ts > horizon_s:
+                    self._old_events += 1
+            outputs.extend(result.outputs)
         counts["dead_lettered"] += len(dead)
         return outputs, dead
 

@@ -26,7 +26,10 @@ from tests.unit.events import EMITTED, at, purchase
 
 def _pipeline(tmp_path):
     settings = replace(Settings(), data_dir=tmp_path)
-    app = SimpleNamespace(consumer=SimpleNamespace(passed={}))  # no transaction markers
+    app = SimpleNamespace(
+        consumer=SimpleNamespace(passed={}),  # no transaction markers
+        assignor=SimpleNamespace(assigned_actives=set),
+    )
     return Pipeline(app, settings, None, Metrics(CollectorRegistry()))
 
 
