@@ -544,9 +544,9 @@ class Pipeline:
             written.append((topic, output))
         dead_topic = self.settings.topics.dead_letter
         for letter in dead:
-            per_topic.setdefault(dead_topic, []).append(
-                ((letter.original_key or "").encode(), letter.model_dump_json().encode())
-            )
+            # A keyless input's letter is keyless too, not keyed by an empty string.
+            key = None if letter.original_key is None else letter.original_key.encode()
+            per_topic.setdefault(dead_topic, []).append((key, letter.model_dump_json().encode()))
             written.append((dead_topic, letter))
         self.metrics.outputs_written(written)
         self._track_distributions(outputs)

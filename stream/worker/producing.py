@@ -36,11 +36,12 @@ class Partitioner:
 
 
 def by_partition(
-    records: Iterable[tuple[bytes, bytes]], partitioner: Partitioner
-) -> dict[int, list[tuple[bytes, bytes]]]:
-    grouped: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+    records: Iterable[tuple[bytes | None, bytes]], partitioner: Partitioner
+) -> dict[int, list[tuple[bytes | None, bytes]]]:
+    """Records grouped by their key's partition; keyless ones all go where an empty key would."""
+    grouped: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
     for key, value in records:
-        grouped[partitioner(key)].append((key, value))
+        grouped[partitioner(key or b"")].append((key, value))
     return grouped
 
 

@@ -132,8 +132,13 @@ def test_bad_input_is_dead_lettered_and_counted(shop):
         assert values["segmentation_duplicate_events_total"] == len(duplicates)
         assert inputs == values["segmentation_processed_events_total"] + dead + len(duplicates)
         assert worker.get("/healthz")
-    letters = shop.read_json(topics.dead_letter)
+    records = shop.read(topics.dead_letter)
+    letters = [orjson.loads(value) for _, value in records]
     assert len(letters) == len(bad)
+    # Keyed as their input was: the keyless one has no key, not an empty one.
+    keys = [(key, orjson.loads(value)["original_key"]) for key, value in records]
+    assert all(key == (None if k is None else k.encode()) for key, k in keys)
+    assert (None, None) in keys
     originals = {base64.b64decode(letter["original_base64"]) for letter in letters}
     assert originals == {value for _, _, value in bad}
     reasons = " | ".join(letter["reason"] for letter in letters)
