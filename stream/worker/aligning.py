@@ -122,15 +122,20 @@ class Aligner:
         heads = [(q[0].ts, p, rank[t], t) for (t, p), q in queues.items() if q]
         heapq.heapify(heads)
         out: list[tuple[int, Held]] = []
+        # Only a pop empties a queue here: whether a blocking one is empty is kept up to date,
+        # not asked of every blocking queue at every record.
+        stalled = any(not queues.get(key) for key in blocking)
         while heads and len(out) < count:
             # A record that is not an event moves no clock: it waits for nothing.
-            if heads[0][0] != -math.inf and any(not queues.get(key) for key in blocking):
+            if stalled and heads[0][0] != -math.inf:
                 break
             _, partition, order, topic = heapq.heappop(heads)
             queue = queues[topic, partition]
             out.append((partition, queue.popleft()))
             if queue:
                 heapq.heappush(heads, (queue[0].ts, partition, order, topic))
+            elif (topic, partition) in blocking:
+                stalled = True
         self.held -= len(out)
         if not self.held:
             self._since = None
