@@ -71,6 +71,7 @@ class WorkerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"worker exited with {self.process.returncode}; see {self.log_path}"
+                    f"{self._tail()}"
                 )
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as answer:
@@ -80,7 +81,9 @@ class WorkerProcess:
                 pass
             time.sleep(0.5)
         self.stop()
-        raise TimeoutError(f"worker not ready after {timeout:.0f}s; see {self.log_path}")
+        raise TimeoutError(
+            f"worker not ready after {timeout:.0f}s; see {self.log_path}{self._tail()}"
+        )
 
     def get(self, path: str, timeout: float = 10.0) -> bytes:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=timeout) as answer:
@@ -97,7 +100,17 @@ class WorkerProcess:
             if value >= at_least:
                 return value
             time.sleep(0.5)
-        raise TimeoutError(f"{metric} reached {value}, not {at_least}; see {self.log_path}")
+        raise TimeoutError(
+            f"{metric} reached {value}, not {at_least}; see {self.log_path}{self._tail()}"
+        )
+
+    def _tail(self, lines: int = 40) -> str:
+        """The end of the worker's log, for an error read where the log is gone (CI)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\nwhich ends:\n" + "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = 30.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
