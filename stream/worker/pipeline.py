@@ -52,6 +52,8 @@ MAX_HELD = 50_000
 MAX_WAIT_S = 10.0
 """How long records wait at most for a topic partition that brings nothing more."""
 LIST_ENDS_TIMEOUT_S = 3.0
+PROGRESS_S = 30.0
+"""How often a worker that reads, or has records to read, logs how far it got."""
 """How long a metrics refresh waits at most for the broker to list the log ends."""
 SLICE = 500
 """Records parsed, or run through the engine and emitted, between two yields to the event
@@ -146,6 +148,8 @@ class Pipeline:
         self._warned: dict[str, tuple[int, float]] = {}
         """Per recurring warning: the count last reported and when (see :meth:`_warn`)."""
         self._old_events = 0
+        self._progress = (time.monotonic(), 0)
+        """When progress was last logged, and the input count then."""
 
     # -- engine lifecycle ---------------------------------------------------------------
 
@@ -647,14 +651,37 @@ class Pipeline:
             behind[tp.topic, tp.partition] = max(0, end - position) + held
         # The worker drains its partitions together, so one that is behind is caught up once
         # they all are, not at the whole rate as if it were alone.
-        seconds = self._catch_up_seconds(sum(behind.values()))
+        backlog = sum(behind.values())
+        seconds = self._catch_up_seconds(backlog)
         metrics.set_lag({key: (n, seconds if n else 0.0) for key, n in behind.items()})
+        self._log_progress(backlog, seconds)
         if isinstance(engine.churn, ChurnModel):
             figures = engine.churn.metrics()
             metrics.churn_log_loss.set(figures.get("rolling_log_loss", float("nan")))
             metrics.churn_roc_auc.set(figures.get("rolling_roc_auc", float("nan")))
             metrics.churn_labelled.set(figures.get("labelled", 0))
             metrics.churn_pending.set(figures.get("pending", 0))
+
+    def _log_progress(self, backlog: int, seconds: float) -> None:
+        """Every :data:`PROGRESS_S`, unless idle: how far the worker got, so a log shows a
+        catch-up moving (or not) without a metrics scrape."""
+        now = time.monotonic()
+        since, inputs_then = self._progress
+        inputs = self.totals["inputs"]
+        if now - since < PROGRESS_S or (inputs == inputs_then and not backlog):
+            return
+        self._progress = (now, inputs)
+        log.info(
+            "progress",
+            extra={
+                "inputs": inputs,
+                "per_second": round((inputs - inputs_then) / (now - since)),
+                "dead_lettered": self.totals["dead_lettered"],
+                "held": self.aligner.held,
+                "backlog": backlog,
+                "catch_up_seconds": round(seconds) if math.isfinite(seconds) else None,
+            },
+        )
 
     def _catch_up_seconds(self, messages: int) -> float:
         """How long the worker takes to process ``messages`` at its recent rate."""

@@ -436,3 +436,28 @@ def test_a_tick_that_makes_many_customers_due_lets_the_event_loop_run_between_sl
     emitted_between_turns = asyncio.run(scenario())
     assert emitted >= 600  # every customer churned, at least
     assert max(emitted_between_turns) <= 50
+
+
+def test_a_reading_worker_logs_its_progress_and_an_idle_one_stays_quiet(tmp_path, caplog):
+    pipeline = _quiet_pipeline(tmp_path)
+    topic = pipeline.settings.topics.purchases
+    tp = TP(topic, 0)
+    pipeline.app.assignor = SimpleNamespace(assigned_actives=lambda: {tp})
+    pipeline.app.consumer.highwater = {tp: 1500}.get
+    pipeline.app.consumer._read_offset = {tp: 1000}
+    caplog.set_level(logging.INFO, logger=pipeline_module.__name__)
+
+    def refresh(inputs, seconds_ago):
+        caplog.clear()
+        pipeline._progress = (time.monotonic() - seconds_ago, pipeline._progress[1])
+        pipeline.totals["inputs"] = inputs
+        pipeline.refresh_metrics()
+        return [r for r in caplog.records if r.msg == "progress"]
+
+    assert not refresh(1000, 5)  # logged at most every PROGRESS_S
+    [line] = refresh(1000, pipeline_module.PROGRESS_S)
+    assert (line.inputs, line.backlog, line.per_second) == (1000, 500, pytest.approx(33, abs=1))
+    pipeline.app.consumer._read_offset = {tp: 1500}
+    [line] = refresh(1500, pipeline_module.PROGRESS_S)  # caught up on the way: still worth it
+    assert (line.backlog, line.catch_up_seconds) == (0, 0)
+    assert not refresh(1500, pipeline_module.PROGRESS_S)  # idle
