@@ -48,6 +48,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
         Every offset below it was handed to the handler or holds no record (a transaction
         marker, which the fetcher skips). Forgotten at every seek, which moves the position
         back."""
+        self._dropped: set[TP] = set()
+        """Input partitions with fetched records dropped, not handed over (see
+        :meth:`_drop`): their position is past records nobody has, so it tells nothing of
+        markers until a seek moves it back."""
 
     async def _drain_messages(self, fetcher: Any) -> None:
         handler = self.handler
@@ -66,6 +70,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 generation = app.consumer_generation_id
                 await self.sleep(0)
                 if self.should_stop:
+                    self._drop(records)
                     continue
                 if not records:
                     # A fetch can bring nothing but transaction markers: the position moved.
@@ -76,9 +81,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 # the consumer seeks back to the committed offsets, so nothing is skipped; a
                 # fetch overtaken by a rebalance is dropped (the rebalance seeks).
                 if not self.flow_active:
+                    self._drop(records)
                     await self.perform_seek()
                     continue
                 if generation != app.consumer_generation_id:
+                    self._drop(records)
                     continue
                 batch: dict[TP, list[Any]] = {}
                 for tp, recs in records.items():
@@ -87,6 +94,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         and tp not in active
                         and tp not in self._buffered_partitions
                     ):
+                        self._drop({tp: recs})
                         continue
                     # The next offset to read: set by Faust's seek to the committed offset.
                     following = read_offset[tp]
@@ -113,6 +121,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 # A batch overtaken by a rebalance is left for the seek to committed offsets
                 # that ends the rebalance: its partitions' state may be gone already.
                 if not (self.flow_active and generation == app.consumer_generation_id):
+                    self._drop(batch)
                     continue
                 self._note_passed(handler.topics, active)
                 if batch:
@@ -137,6 +146,15 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 return
             raise
 
+    def _drop(self, records: Mapping[TP, Any]) -> None:
+        """Records the fetcher returned are not handed over (the worker stops, a rebalance
+        overtook them, their partition was paused meanwhile): until a seek moves the fetch
+        position back below them, it must not be taken for where the handler's records end,
+        or :meth:`ack_passed` would ack them unprocessed."""
+        for tp in records:
+            self._dropped.add(tp)
+            self.passed.pop(tp, None)
+
     def _note_passed(self, topics: set[str], active: set[TP] | None) -> None:
         """After a fetch handed over whole: where aiokafka's fetcher stands on each input
         partition it reads (private state, read as Faust's ``highwater`` reads the same
@@ -149,8 +167,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
         pending = consumer._fetcher._records
         for atp in list(assignment.tps):
             tp = TP(atp.topic, atp.partition)
-            if tp.topic not in topics or (
-                active is not None and tp not in active and tp not in self._buffered_partitions
+            if (
+                tp.topic not in topics
+                or (active is not None and tp not in active and tp not in self._buffered_partitions)
+                or tp in self._dropped
             ):
                 continue
             if isinstance(pending.get(atp), FetchError):
@@ -184,17 +204,29 @@ class BatchConsumer(faust_aiokafka.Consumer):
         return True
 
     async def perform_seek(self) -> None:
+        # Forgotten after the seek too: the drain loop runs while the seek awaits the broker
+        # (Faust resumes the input partitions before it seeks them after table recovery), and
+        # a position noted then is where a fetch stopped that the seek's read offsets undo.
+        # Acked as markers, the records up to it would be committed unprocessed.
         self.passed.clear()
         await super().perform_seek()
+        self.passed.clear()
+        # Sought unless nothing was committed yet (aiokafka leaves those where they are).
+        self._dropped = {tp for tp in self._dropped if self._read_offset.get(tp) is None}
 
     async def seek(self, partition: TP, offset: int) -> None:
         self.passed.pop(partition, None)
         await super().seek(partition, offset)
+        self.passed.pop(partition, None)
+        self._dropped.discard(partition)
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
         for tp in partitions:
             self.passed.pop(tp, None)
         await super().seek_wait(partitions)
+        for tp in partitions:
+            self.passed.pop(tp, None)
+            self._dropped.discard(tp)
 
     async def ack_offsets(self, tp: TP, offsets: list[int]) -> None:
         """Bulk ``Consumer.ack`` for one partition's ascending offsets.
@@ -242,6 +274,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             for tp in revoked:
                 self._last_acked.pop(tp, None)
                 self.passed.pop(tp, None)
+                self._dropped.discard(tp)  # assigned again, it is read from its commit
             # The base method forgets acked offsets of revoked partitions: commit them first
             # (Faust flushes the producer before it commits), or they would be reprocessed.
             await self.commit()

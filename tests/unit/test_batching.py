@@ -5,6 +5,7 @@ import time
 from collections import defaultdict
 from types import SimpleNamespace
 
+from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from intervaltree import IntervalTree
@@ -17,7 +18,7 @@ TOPIC = TP("customer.purchases", 0)
 def _consumer(committed: int) -> BatchConsumer:
     """The consumer's offset bookkeeping right after Faust sought to ``committed``."""
     consumer = object.__new__(BatchConsumer)  # no app, no thread: only the offsets matter
-    consumer._last_acked, consumer.passed = {}, {}
+    consumer._last_acked, consumer.passed, consumer._dropped = {}, {}, set()
     consumer._read_offset = defaultdict(lambda: None, {TOPIC: committed})
     consumer._committed_offset = defaultdict(lambda: None, {TOPIC: committed})
     consumer._acked, consumer._acked_index = defaultdict(list), defaultdict(set)
@@ -30,6 +31,22 @@ def _fetched(consumer: BatchConsumer, last_record: int, position: int) -> None:
     """A fetch handed over: records up to ``last_record``, then markers up to ``position``."""
     consumer._read_offset[TOPIC] = last_record + 1
     consumer.passed[TOPIC] = position
+
+
+def _positions(consumer: BatchConsumer, positions: dict[TP, int]) -> None:
+    """aiokafka's fetch positions, where ``_note_passed`` reads them (changed in place)."""
+    assignment = SimpleNamespace(
+        tps=[TopicPartition(tp.topic, tp.partition) for tp in positions],
+        state_value=lambda atp: SimpleNamespace(
+            has_valid_position=True, position=positions[TP(atp.topic, atp.partition)]
+        ),
+    )
+    aiokafka_consumer = SimpleNamespace(
+        _subscription=SimpleNamespace(subscription=SimpleNamespace(assignment=assignment)),
+        _fetcher=SimpleNamespace(_records={}),
+    )
+    consumer._thread = SimpleNamespace(_ensure_consumer=lambda: aiokafka_consumer)
+    consumer._buffered_partitions = set()
 
 
 def _commit(consumer: BatchConsumer) -> int | None:
@@ -68,6 +85,45 @@ def test_a_fetch_of_markers_alone_is_acked_when_nothing_was_handed_over_before()
     consumer.passed[TOPIC] = 101
     assert asyncio.run(consumer.ack_passed(TOPIC))
     assert _commit(consumer) == 101
+
+
+def test_a_fetch_handed_over_while_faust_seeks_leaves_no_records_to_ack_as_markers(monkeypatch):
+    # After table recovery Faust resumes the input partitions before it seeks them to their
+    # commits, and the drain loop runs meanwhile: a fetch handed over then moved the position
+    # to the log end, the seek put the read offset back at the commit, and the records between
+    # were acked as markers, committed unprocessed (whole partition tails lost at a restart).
+    consumer = _consumer(committed=100)
+
+    async def faust_perform_seek(self):
+        _fetched(self, last_record=159, position=160)
+        self._read_offset[TOPIC] = 100
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "perform_seek", faust_perform_seek)
+    asyncio.run(consumer.perform_seek())
+    assert not asyncio.run(consumer.ack_passed(TOPIC))
+    assert _commit(consumer) == 100
+
+
+def test_a_partition_whose_fetched_records_were_dropped_tells_no_markers_until_sought(
+    monkeypatch,
+):
+    consumer = _consumer(committed=100)
+    positions = {TOPIC: 160}  # records 100..159 fetched, then dropped: a rebalance overtook them
+    _positions(consumer, positions)
+    consumer._drop({TOPIC: []})
+    consumer._note_passed({TOPIC.topic}, None)
+    assert not asyncio.run(consumer.ack_passed(TOPIC))
+    assert _commit(consumer) == 100
+
+    async def faust_seek(self, partition, offset):
+        positions[partition] = self._read_offset[partition] = offset
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "seek", faust_seek)
+    asyncio.run(consumer.seek(TOPIC, 100))
+    positions[TOPIC] = 102  # a fetch of two markers
+    consumer._note_passed({TOPIC.topic}, None)
+    assert asyncio.run(consumer.ack_passed(TOPIC))
+    assert _commit(consumer) == 102
 
 
 def test_a_fetch_handed_over_tells_faust_the_partition_is_being_processed():
