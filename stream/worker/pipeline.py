@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from schemas.inputs import InvalidInput, parse_input
@@ -183,8 +184,11 @@ class Pipeline:
         (exit 1)."""
         async with self.lock:
             if not self.stopped:
-                self.stopped = True
-                self.save_churn()
+                try:
+                    await self._publish_pending()
+                finally:
+                    self.stopped = True
+                    self.save_churn()
 
     def save_churn(self) -> None:
         if self.engine is None or self.engine.churn is None:
@@ -247,6 +251,7 @@ class Pipeline:
 
     async def on_revoked(self, revoked: set[TP]) -> None:
         async with self.lock:
+            await self._publish_pending()
             if self.engine is not None:
                 for partition in {tp.partition for tp in revoked if tp.topic in self.topics}:
                     self.engine.drop_partition(partition)
@@ -256,8 +261,7 @@ class Pipeline:
             self.aligner.drop()  # unacked: they are read again from the committed offsets
             self.metrics.partitions_revoked(tp for tp in revoked if tp.topic in self.topics)
             self.profiles.forget()
-            # Their new owner publishes them when they next change.
-            self._unpublished.clear()
+            self._unpublished.clear()  # what the publication above could not send
             if self.sharing is not None:
                 self.sharing.forget_published()
 
@@ -587,15 +591,30 @@ class Pipeline:
         # restores to nothing.
         await send_batches(producer, changelog_topic, {p: [(END_OF_FLUSH, None)] for p in flushed})
 
-    async def _publish_profiles(self) -> None:
+    async def _publish_pending(self) -> None:
+        """Publish the profiles changed since the last publication before the engine goes (a
+        stop, a revocation): nothing else would until those customers change again, and
+        ``customer.profiles`` would keep their older state."""
+        try:
+            await self._publish_profiles(at_once=True)
+        except KafkaError as exc:
+            log.warning(
+                "profiles changed in the last second may stay unpublished in customer.profiles "
+                "until their customers change again",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
+
+    async def _publish_profiles(self, at_once: bool = False) -> None:
         """Every profile changed since the last publication, as it is now, a slice at a time,
-        if the last publication is :data:`PUBLISH_PROFILES_S` old.
+        if the last publication is :data:`PUBLISH_PROFILES_S` old (or ``at_once``).
 
         Called after a whole fetch, not between its slices: a fetch of a backlog takes longer
         than that, and each publication renders every customer changed since the last one.
         """
         engine = self.engine
-        if engine is None or time.monotonic() - self._published_at < PUBLISH_PROFILES_S:
+        if engine is None or not self._unpublished:
+            return
+        if not at_once and time.monotonic() - self._published_at < PUBLISH_PROFILES_S:
             return
         unpublished, self._unpublished = self._unpublished, {}
         self._published_at = time.monotonic()

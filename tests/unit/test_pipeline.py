@@ -20,6 +20,7 @@ from stream.core.engine import Engine
 from stream.worker import pipeline as pipeline_module
 from stream.worker.metrics import Metrics
 from stream.worker.pipeline import Pipeline, slices
+from stream.worker.producing import Partitioner
 from stream.worker.profiles import TableProfiles, encode
 from tests.unit.events import EMITTED, at, purchase
 
@@ -63,7 +64,7 @@ def _purchase(offset, customer, ts, currency="EUR"):
 def _outputs_to(pipeline, emit, ack):
     """Outputs and dead letters go to ``emit``, acks to ``ack``, profiles nowhere."""
 
-    async def nothing():
+    async def nothing(at_once=False):
         pass
 
     pipeline._emit, pipeline._ack = emit, ack
@@ -461,3 +462,31 @@ def test_a_reading_worker_logs_its_progress_and_an_idle_one_stays_quiet(tmp_path
     [line] = refresh(1500, pipeline_module.PROGRESS_S)  # caught up on the way: still worth it
     assert (line.backlog, line.catch_up_seconds) == (0, 0)
     assert not refresh(1500, pipeline_module.PROGRESS_S)  # idle
+
+
+def test_profiles_changed_since_the_last_publication_are_published_at_a_stop_or_revocation(
+    tmp_path, monkeypatch
+):
+    """Publication waits a second between rounds: without one at the end, a profile changed
+    in that second would keep its older state in customer.profiles until it changes again."""
+    sent: list[bytes] = []
+
+    async def send_batches(producer, topic, batches):
+        sent.extend(key for records in batches.values() for key, _ in records)
+
+    async def partitioner(topic):
+        return Partitioner(4)
+
+    monkeypatch.setattr(pipeline_module, "send_batches", send_batches)
+    for end in ("stop", "revocation"):
+        pipeline = _pipeline(tmp_path)
+        profiles: dict = {}
+        pipeline.engine = Engine(EngineConfig(), profiles)
+        pipeline.app.producer = SimpleNamespace(_producer=None)
+        pipeline._partitioner = partitioner
+        pipeline.engine.process(purchase("c1", 1), 0, EMITTED)
+        pipeline._unpublished = {0: {"c1": profiles["c1"]}}
+        pipeline._published_at = time.monotonic()  # a round just went
+        sent.clear()
+        asyncio.run(pipeline.stop() if end == "stop" else pipeline.on_revoked(set()))
+        assert sent == [b"c1"], end
