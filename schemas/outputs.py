@@ -7,9 +7,9 @@ Every output has a deterministic ``event_id`` (same input history, same ids), th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.inputs import SCHEMA_VERSION
 
@@ -32,6 +32,7 @@ LifecycleStage = Literal[
     "prospect", "new", "growing", "mature", "declining", "churned", "reactivated"
 ]
 Satisfaction = Literal["promoter", "passive", "detractor"]
+SegmentValue = Literal[RfmSegment, ValueTier, LifecycleStage, Satisfaction]
 ChurnBand = Literal["low", "medium", "high"]
 Score = int
 
@@ -46,12 +47,39 @@ class OutputEvent(BaseModel):
     emitted_at: AwareDatetime = Field(description="Wall-clock time the worker produced it")
 
 
+VALUES: dict[str, tuple[str, ...]] = {
+    "rfm_segment": get_args(RfmSegment),
+    "value_tier": get_args(ValueTier),
+    "lifecycle_stage": get_args(LifecycleStage),
+    "satisfaction": get_args(Satisfaction),
+}
+"""Each dimension's values."""
+
+
+def _values_per_dimension(schema: dict[str, Any]) -> None:
+    """In the JSON Schema too, ``from`` and ``to`` take the values of their dimension."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"dimension": {"const": dimension}}},
+            "then": {
+                "properties": {
+                    "from": {"enum": [*values, None]},
+                    "to": {"enum": [*values, None]},
+                }
+            },
+        }
+        for dimension, values in VALUES.items()
+    ]
+
+
 class SegmentChange(OutputEvent):
     """A profile dimension moved from one value to another."""
 
+    model_config = ConfigDict(json_schema_extra=_values_per_dimension)
+
     dimension: Dimension
-    from_: str | None = Field(alias="from", description="Previous value (null: none yet)")
-    to: str | None = Field(description="New value")
+    from_: SegmentValue | None = Field(alias="from", description="Previous value (null: none yet)")
+    to: SegmentValue | None = Field(description="New value")
     recency_days: float | None
     frequency: int
     monetary: float
@@ -59,6 +87,16 @@ class SegmentChange(OutputEvent):
     f_score: Score | None = Field(ge=1, le=5)
     m_score: Score | None = Field(ge=1, le=5)
     reason: str
+
+    @model_validator(mode="after")
+    def _values_of_the_dimension(self) -> SegmentChange:
+        values = VALUES[self.dimension]
+        for name, value in (("from", self.from_), ("to", self.to)):
+            if value is not None and value not in values:
+                raise ValueError(
+                    f"{name} {value!r} is not a {self.dimension} value ({', '.join(values)})"
+                )
+        return self
 
 
 class FeatureContribution(BaseModel):

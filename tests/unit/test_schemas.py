@@ -4,11 +4,14 @@ import json
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
+import jsonschema
 import orjson
 import pytest
+from pydantic import ValidationError
 
 import schemas
 from schemas.inputs import InvalidInput, parse_input
+from schemas.outputs import SegmentChange
 from stream.cli import main
 from stream.config import Topics
 
@@ -135,3 +138,34 @@ def test_an_event_a_few_hours_ahead_of_the_wall_clock_is_a_clock_skew_not_an_err
     soon = datetime.now(UTC) + timedelta(hours=3)
     event = parse_input("purchase", _bad("purchase", ts=soon.isoformat()), max_bytes=10_000)
     assert event.ts == soon
+
+
+def test_a_segment_change_takes_only_the_values_of_its_dimension():
+    """Triggers match on ``to``: a value of another dimension (a tier named as a lifecycle
+    stage) is refused by the model and by the committed JSON Schema alike."""
+    change = {
+        "event_id": "x",
+        "customer_id": "c1",
+        "ts": "2024-05-01T00:00:00Z",
+        "emitted_at": "2024-05-01T00:00:01Z",
+        "dimension": "lifecycle_stage",
+        "from": "mature",
+        "to": "declining",
+        "recency_days": 40.0,
+        "frequency": 3,
+        "monetary": 90.0,
+        "r_score": 2,
+        "f_score": 3,
+        "m_score": 3,
+        "reason": "no purchase for 40 days",
+    }
+    topic = Topics().segment_changes
+    validator = jsonschema.Draft202012Validator(
+        json.loads((schemas.COMMITTED_DIR / f"{topic}.schema.json").read_text())
+    )
+    SegmentChange.model_validate(change)
+    validator.validate(change)
+    for wrong in ({"to": "vip"}, {"from": "champions"}, {"to": "declned"}):
+        with pytest.raises(ValidationError, match="lifecycle_stage|literal_error|Input should"):
+            SegmentChange.model_validate({**change, **wrong})
+        assert not validator.is_valid({**change, **wrong}), wrong
