@@ -1,7 +1,6 @@
 import json
 import random
 
-import jsonschema
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -17,6 +16,7 @@ from stream.core.engine import Engine
 from stream.core.lookup import current_profile
 from stream.core.profile import Profile
 from stream.tools.generate import generate
+from tests.contracts import validator
 from tests.reference import exact_rfm
 from tests.unit.events import EMITTED, START, at, interaction, purchase, survey
 
@@ -306,9 +306,7 @@ def test_outputs_built_without_validation_satisfy_the_models_and_json_schemas():
         event = parse_input(body["event_type"], orjson.dumps(body), max_bytes=100_000)
         outputs += engine.process(event, 0, EMITTED).outputs
     validators = {
-        model: jsonschema.Draft202012Validator(
-            json.loads((schemas.COMMITTED_DIR / f"{topic}.schema.json").read_text())
-        )
+        model: validator(topic)
         for topic, model in schemas.TOPIC_MODELS.items()
         if model in (SegmentChange, ChurnRisk)
     }

@@ -4,7 +4,6 @@ import json
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
-import jsonschema
 import orjson
 import pytest
 from pydantic import ValidationError
@@ -14,6 +13,7 @@ from schemas.inputs import InvalidInput, parse_input
 from schemas.outputs import SegmentChange
 from stream.cli import main
 from stream.config import Topics
+from tests.contracts import validator
 
 GOOD = {
     "purchase": {
@@ -160,12 +160,10 @@ def test_a_segment_change_takes_only_the_values_of_its_dimension():
         "reason": "no purchase for 40 days",
     }
     topic = Topics().segment_changes
-    validator = jsonschema.Draft202012Validator(
-        json.loads((schemas.COMMITTED_DIR / f"{topic}.schema.json").read_text())
-    )
+    checks = validator(topic)
     SegmentChange.model_validate(change)
-    validator.validate(change)
-    for wrong in ({"to": "vip"}, {"from": "champions"}, {"to": "declned"}):
-        with pytest.raises(ValidationError, match="lifecycle_stage|literal_error|Input should"):
+    checks.validate(change)
+    for wrong in ({"to": "vip"}, {"from": "champions"}, {"to": "declned"}, {"ts": "yesterday"}):
+        with pytest.raises(ValidationError):
             SegmentChange.model_validate({**change, **wrong})
-        assert not validator.is_valid({**change, **wrong}), wrong
+        assert not checks.is_valid({**change, **wrong}), wrong
