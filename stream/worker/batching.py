@@ -16,6 +16,7 @@ from time import monotonic
 from typing import Any, Protocol
 
 import faust
+from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import FetchError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -48,10 +49,10 @@ class BatchConsumer(faust_aiokafka.Consumer):
         Every offset below it was handed to the handler or holds no record (a transaction
         marker, which the fetcher skips). Forgotten at every seek, which moves the position
         back."""
-        self._dropped: set[TP] = set()
-        """Input partitions with fetched records dropped, not handed over (see
-        :meth:`_drop`): their position is past records nobody has, so it tells nothing of
-        markers until a seek moves it back."""
+        self._dropped: dict[TP, int] = {}
+        """Partitions with fetched records dropped, not handed over (see :meth:`_drop`), and
+        the first such record: their position is past records nobody has, so it tells nothing
+        of markers, and their later records are not handed over, until a seek moves it back."""
 
     async def _drain_messages(self, fetcher: Any) -> None:
         handler = self.handler
@@ -115,6 +116,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
                             )
                             read_offset[tp] = record.offset
                         continue
+                    if tp in self._dropped:
+                        # Handed over, they would leave the dropped records behind them: the
+                        # handler takes no record twice nor out of order, so those read again
+                        # after the seek would be skipped, and their offsets taken for a gap.
+                        self._drop({tp: recs})
+                        continue
                     batch[tp] = recs
                     if app.monitor is not None:
                         app.monitor.track_tp_end_offset(tp, self.highwater(tp))
@@ -149,11 +156,15 @@ class BatchConsumer(faust_aiokafka.Consumer):
     def _drop(self, records: Mapping[TP, Any]) -> None:
         """Records the fetcher returned are not handed over (the worker stops, a rebalance
         overtook them, their partition was paused meanwhile): until a seek moves the fetch
-        position back below them, it must not be taken for where the handler's records end,
-        or :meth:`ack_passed` would ack them unprocessed."""
-        for tp in records:
-            self._dropped.add(tp)
-            self.passed.pop(tp, None)
+        position back below them (:meth:`perform_seek` sees to it), it must not be taken for
+        where the handler's records end, or :meth:`ack_passed` would ack them unprocessed, and
+        the partition's later records are not handed over either."""
+        assert self.handler is not None
+        for tp, recs in records.items():
+            if tp.topic in self.handler.topics:  # not a changelog: Faust's recovery seeks those
+                first = recs[0].offset
+                self._dropped[tp] = min(self._dropped.get(tp, first), first)
+                self.passed.pop(tp, None)
 
     def _note_passed(self, topics: set[str], active: set[TP] | None) -> None:
         """After a fetch handed over whole: where aiokafka's fetcher stands on each input
@@ -211,14 +222,29 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self.passed.clear()
         await super().perform_seek()
         self.passed.clear()
-        # Sought unless nothing was committed yet (aiokafka leaves those where they are).
-        self._dropped = {tp for tp in self._dropped if self._read_offset.get(tp) is None}
+        # Back to the first dropped record where the seek left the position past it: aiokafka
+        # leaves a partition with nothing committed (or 0) where it is, and a fetch dropped
+        # while the seek awaited the broker may have read on from the committed offset.
+        dropped, self._dropped = self._dropped, {}
+        for tp, first in dropped.items():
+            position = self._position(tp)
+            if position is not None and position > first:
+                await self.seek(tp, first)
+
+    def _position(self, tp: TP) -> int | None:
+        """aiokafka's fetch position on an assigned partition, if it has one."""
+        assignment = self._thread._ensure_consumer()._subscription.subscription
+        assignment = assignment.assignment if assignment is not None else None
+        if assignment is None or TopicPartition(tp.topic, tp.partition) not in assignment.tps:
+            return None
+        state = assignment.state_value(TopicPartition(tp.topic, tp.partition))
+        return state.position if state is not None and state.has_valid_position else None
 
     async def seek(self, partition: TP, offset: int) -> None:
         self.passed.pop(partition, None)
         await super().seek(partition, offset)
         self.passed.pop(partition, None)
-        self._dropped.discard(partition)
+        self._dropped.pop(partition, None)
 
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
         for tp in partitions:
@@ -226,7 +252,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         await super().seek_wait(partitions)
         for tp in partitions:
             self.passed.pop(tp, None)
-            self._dropped.discard(tp)
+            self._dropped.pop(tp, None)
 
     async def ack_offsets(self, tp: TP, offsets: list[int]) -> None:
         """Bulk ``Consumer.ack`` for one partition's ascending offsets.
@@ -274,7 +300,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
             for tp in revoked:
                 self._last_acked.pop(tp, None)
                 self.passed.pop(tp, None)
-                self._dropped.discard(tp)  # assigned again, it is read from its commit
+                self._dropped.pop(tp, None)  # assigned again, it is read from its commit
             # The base method forgets acked offsets of revoked partitions: commit them first
             # (Faust flushes the producer before it commits), or they would be reprocessed.
             await self.commit()

@@ -18,7 +18,7 @@ TOPIC = TP("customer.purchases", 0)
 def _consumer(committed: int) -> BatchConsumer:
     """The consumer's offset bookkeeping right after Faust sought to ``committed``."""
     consumer = object.__new__(BatchConsumer)  # no app, no thread: only the offsets matter
-    consumer._last_acked, consumer.passed, consumer._dropped = {}, {}, set()
+    consumer._last_acked, consumer.passed, consumer._dropped = {}, {}, {}
     consumer._read_offset = defaultdict(lambda: None, {TOPIC: committed})
     consumer._committed_offset = defaultdict(lambda: None, {TOPIC: committed})
     consumer._acked, consumer._acked_index = defaultdict(list), defaultdict(set)
@@ -47,6 +47,10 @@ def _positions(consumer: BatchConsumer, positions: dict[TP, int]) -> None:
     )
     consumer._thread = SimpleNamespace(_ensure_consumer=lambda: aiokafka_consumer)
     consumer._buffered_partitions = set()
+
+
+def _records(start: int, end: int) -> list[SimpleNamespace]:
+    return [SimpleNamespace(offset=o) for o in range(start, end)]
 
 
 def _commit(consumer: BatchConsumer) -> int | None:
@@ -110,7 +114,8 @@ def test_a_partition_whose_fetched_records_were_dropped_tells_no_markers_until_s
     consumer = _consumer(committed=100)
     positions = {TOPIC: 160}  # records 100..159 fetched, then dropped: a rebalance overtook them
     _positions(consumer, positions)
-    consumer._drop({TOPIC: []})
+    consumer.handler = SimpleNamespace(topics={TOPIC.topic})
+    consumer._drop({TOPIC: _records(100, 160)})
     consumer._note_passed({TOPIC.topic}, None)
     assert not asyncio.run(consumer.ack_passed(TOPIC))
     assert _commit(consumer) == 100
@@ -124,6 +129,68 @@ def test_a_partition_whose_fetched_records_were_dropped_tells_no_markers_until_s
     consumer._note_passed({TOPIC.topic}, None)
     assert asyncio.run(consumer.ack_passed(TOPIC))
     assert _commit(consumer) == 102
+
+
+def test_a_seek_that_leaves_the_position_past_dropped_records_is_followed_by_one_back(
+    monkeypatch,
+):
+    # aiokafka does not seek a partition with nothing committed: its position stayed past the
+    # records dropped (fetched while it was paused, during table recovery), and Faust, with no
+    # committed offset to check its acks against, would commit the records after them.
+    consumer = _consumer(committed=0)
+    consumer.handler = SimpleNamespace(topics={TOPIC.topic})
+    positions = {TOPIC: 160}
+    _positions(consumer, positions)
+    consumer._drop({TOPIC: _records(100, 160)})
+
+    async def faust_perform_seek(self):
+        self._read_offset[TOPIC] = None
+
+    async def faust_seek(self, partition, offset):
+        positions[partition] = self._read_offset[partition] = offset
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "perform_seek", faust_perform_seek)
+    monkeypatch.setattr(faust_aiokafka.Consumer, "seek", faust_seek)
+    asyncio.run(consumer.perform_seek())
+    assert positions[TOPIC] == 100
+    assert not consumer._dropped
+
+
+def test_a_partition_with_dropped_records_hands_none_of_its_later_ones_over_until_sought():
+    # Handed over, the later records would leave the dropped ones behind them: the handler
+    # takes no record twice, so those read again after the seek would be skipped.
+    consumer = _consumer(committed=100)
+    stopped, handled = asyncio.Event(), []
+
+    class Handler:
+        topics = {TOPIC.topic}
+
+        async def process(self, batch):
+            handled.append(batch)
+
+    fetches = [
+        ({TOPIC: _records(100, 160)}, set()),  # paused meanwhile: dropped
+        ({TOPIC: _records(160, 163)}, {TOPIC}),  # resumed, not sought yet
+    ]
+
+    async def fetch(timeout):
+        if not fetches:
+            stopped.set()
+            return {}, {TOPIC}
+        return fetches.pop(0)
+
+    async def sleep(seconds):
+        pass
+
+    consumer.app = SimpleNamespace(consumer_generation_id=1, monitor=None)
+    consumer.handler, consumer._stopped, consumer._crashed = Handler(), stopped, asyncio.Event()
+    consumer._wait_next_records, consumer.sleep = fetch, sleep
+    consumer._note_passed = lambda topics, active: None
+    consumer._commit_every, consumer._buffered_partitions = None, set()
+    consumer.flow_active = True
+    asyncio.run(consumer._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
+    assert not handled
+    assert consumer._dropped == {TOPIC: 100}
 
 
 def test_a_fetch_handed_over_tells_faust_the_partition_is_being_processed():
