@@ -168,14 +168,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     def _note_passed(self, topics: set[str], active: set[TP] | None) -> None:
         """After a fetch handed over whole: where aiokafka's fetcher stands on each input
-        partition it reads (private state, read as Faust's ``highwater`` reads the same
-        consumer's; a partition left out of the fetch keeps no position here)."""
-        consumer = self._thread._ensure_consumer()
-        subscription = consumer._subscription.subscription
-        assignment = subscription.assignment if subscription is not None else None
+        partition it reads (a partition left out of the fetch keeps no position here)."""
+        assignment = self._assignment()
         if assignment is None:
             return
-        pending = consumer._fetcher._records
+        pending = self._thread._ensure_consumer()._fetcher._records
         for atp in list(assignment.tps):
             tp = TP(atp.topic, atp.partition)
             if (
@@ -231,13 +228,18 @@ class BatchConsumer(faust_aiokafka.Consumer):
             if position is not None and position > first:
                 await self.seek(tp, first)
 
+    def _assignment(self) -> Any:
+        """aiokafka's assignment, with each partition's fetch state (private, read as Faust's
+        ``highwater`` reads the same consumer's), or None between assignments."""
+        subscription = self._thread._ensure_consumer()._subscription.subscription
+        return subscription.assignment if subscription is not None else None
+
     def _position(self, tp: TP) -> int | None:
         """aiokafka's fetch position on an assigned partition, if it has one."""
-        assignment = self._thread._ensure_consumer()._subscription.subscription
-        assignment = assignment.assignment if assignment is not None else None
-        if assignment is None or TopicPartition(tp.topic, tp.partition) not in assignment.tps:
+        assignment, atp = self._assignment(), TopicPartition(tp.topic, tp.partition)
+        if assignment is None or atp not in assignment.tps:
             return None
-        state = assignment.state_value(TopicPartition(tp.topic, tp.partition))
+        state = assignment.state_value(atp)
         return state.position if state is not None and state.has_valid_position else None
 
     async def seek(self, partition: TP, offset: int) -> None:
