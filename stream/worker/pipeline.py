@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 END_OF_FLUSH = b"\x00end-of-flush"
 PUBLISH_PROFILES_S = 1.0
 """Changed profiles go to ``customer.profiles`` at most this often, each once."""
+PUBLISH_PENDING_TIMEOUT_S = 10.0
+"""How long a stop or revocation waits at most for the last publication (a broker outage
+would hold it for the producer's request timeout, 20 minutes by Faust's default)."""
 MAX_HELD = 50_000
 """Records held back at most, in all, for the input topics to meet in event time (about
 1.5 kB each with their parsed event)."""
@@ -596,8 +599,8 @@ class Pipeline:
         stop, a revocation): nothing else would until those customers change again, and
         ``customer.profiles`` would keep their older state."""
         try:
-            await self._publish_profiles(at_once=True)
-        except KafkaError as exc:
+            await asyncio.wait_for(self._publish_profiles(at_once=True), PUBLISH_PENDING_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:
             log.warning(
                 "profiles changed in the last second may stay unpublished in customer.profiles "
                 "until their customers change again",

@@ -490,3 +490,21 @@ def test_profiles_changed_since_the_last_publication_are_published_at_a_stop_or_
         sent.clear()
         asyncio.run(pipeline.stop() if end == "stop" else pipeline.on_revoked(set()))
         assert sent == [b"c1"], end
+
+
+def test_a_stop_waits_for_the_last_publication_only_so_long(tmp_path, monkeypatch, caplog):
+    """With the broker gone, a send waits for the producer's request timeout (20 minutes by
+    Faust's default): the stop goes on after a while, saying what may be stale."""
+
+    async def hang(at_once=False):
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(pipeline_module, "PUBLISH_PENDING_TIMEOUT_S", 0.05)
+    pipeline = _pipeline(tmp_path)
+    pipeline._publish_profiles = hang
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(pipeline.stop())
+    assert time.monotonic() - started < 5
+    assert pipeline.stopped
+    assert "may stay unpublished" in caplog.text
