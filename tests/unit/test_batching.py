@@ -4,6 +4,7 @@ import asyncio
 import time
 from collections import defaultdict
 from types import SimpleNamespace
+from typing import Any
 
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -156,10 +157,9 @@ def test_a_seek_that_leaves_the_position_past_dropped_records_is_followed_by_one
     assert not consumer._dropped
 
 
-def test_a_partition_with_dropped_records_hands_none_of_its_later_ones_over_until_sought():
-    # Handed over, the later records would leave the dropped ones behind them: the handler
-    # takes no record twice, so those read again after the seek would be skipped.
-    consumer = _consumer(committed=100)
+def _drain(consumer: BatchConsumer, fetches: list, monitor: Any = None) -> list[dict]:
+    """Run the drain loop over ``fetches`` ((records, active partitions) each); what the
+    handler was given."""
     stopped, handled = asyncio.Event(), []
 
     class Handler:
@@ -167,11 +167,6 @@ def test_a_partition_with_dropped_records_hands_none_of_its_later_ones_over_unti
 
         async def process(self, batch):
             handled.append(batch)
-
-    fetches = [
-        ({TOPIC: _records(100, 160)}, set()),  # paused meanwhile: dropped
-        ({TOPIC: _records(160, 163)}, {TOPIC}),  # resumed, not sought yet
-    ]
 
     async def fetch(timeout):
         if not fetches:
@@ -182,14 +177,25 @@ def test_a_partition_with_dropped_records_hands_none_of_its_later_ones_over_unti
     async def sleep(seconds):
         pass
 
-    consumer.app = SimpleNamespace(consumer_generation_id=1, monitor=None)
+    consumer.app = SimpleNamespace(consumer_generation_id=1, monitor=monitor)
     consumer.handler, consumer._stopped, consumer._crashed = Handler(), stopped, asyncio.Event()
-    consumer._wait_next_records, consumer.sleep = fetch, sleep
+    consumer._wait_next_records, consumer.sleep, consumer.highwater = fetch, sleep, lambda tp: 0
     consumer._note_passed = lambda topics, active: None
     consumer._commit_every, consumer._buffered_partitions = None, set()
     consumer.flow_active = True
     asyncio.run(consumer._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
-    assert not handled
+    return handled
+
+
+def test_a_partition_with_dropped_records_hands_none_of_its_later_ones_over_until_sought():
+    # Handed over, the later records would leave the dropped ones behind them: the handler
+    # takes no record twice, so those read again after the seek would be skipped.
+    consumer = _consumer(committed=100)
+    fetches = [
+        ({TOPIC: _records(100, 160)}, set()),  # paused meanwhile: dropped
+        ({TOPIC: _records(160, 163)}, {TOPIC}),  # resumed, not sought yet
+    ]
+    assert not _drain(consumer, fetches)
     assert consumer._dropped == {TOPIC: 100}
 
 
@@ -197,29 +203,8 @@ def test_a_fetch_handed_over_tells_faust_the_partition_is_being_processed():
     # Faust's livelock check (every 7 s) reads the monitor's stream_inbound_time, which only its
     # per-event path sets: without it, a healthy worker logged an ERROR "Stream has not started
     # processing" for each partition with unread records, from five minutes after start on.
-    consumer = _consumer(committed=100)
-    stopped, handled = asyncio.Event(), []
-
-    class Handler:
-        topics = {TOPIC.topic}
-
-        async def process(self, batch):
-            handled.append(batch)
-            stopped.set()
-
-    async def fetch(timeout):
-        return {TOPIC: [SimpleNamespace(offset=o) for o in range(100, 103)]}, {TOPIC}
-
-    async def sleep(seconds):
-        pass
-
     monitor = SimpleNamespace(stream_inbound_time={}, track_tp_end_offset=lambda tp, end: None)
-    consumer.app = SimpleNamespace(consumer_generation_id=1, monitor=monitor)
-    consumer.handler, consumer._stopped, consumer._crashed = Handler(), stopped, asyncio.Event()
-    consumer._wait_next_records, consumer.sleep, consumer.highwater = fetch, sleep, lambda tp: 103
-    consumer._note_passed = lambda topics, active: None
-    consumer._commit_every, consumer._buffered_partitions = None, set()
-    asyncio.run(consumer._drain_messages(SimpleNamespace(_stopped=asyncio.Event())))
+    handled = _drain(_consumer(committed=100), [({TOPIC: _records(100, 103)}, {TOPIC})], monitor)
     assert [list(batch) for batch in handled] == [[TOPIC]]
     assert time.monotonic() - monitor.stream_inbound_time[TOPIC] < 5
 
