@@ -56,9 +56,9 @@ MAX_HELD = 50_000
 MAX_WAIT_S = 10.0
 """How long records wait at most for a topic partition that brings nothing more."""
 LIST_ENDS_TIMEOUT_S = 3.0
+"""How long a metrics refresh waits at most for the broker to list the log ends."""
 PROGRESS_S = 30.0
 """How often a worker that reads, or has records to read, logs how far it got."""
-"""How long a metrics refresh waits at most for the broker to list the log ends."""
 SLICE = 500
 """Records parsed, or run through the engine and emitted, between two yields to the event
 loop (about 0.1 s of work here); likewise a tick's outputs emitted and stored profiles taken
