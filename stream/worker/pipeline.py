@@ -412,19 +412,12 @@ class Pipeline:
 
     async def _handle(self, released: list[tuple[int, Held]], emitted_at: datetime) -> None:
         """Run released records through the engine and emit what it produced, a slice at a
-        time; write the profiles they changed; then ack them.
-
-        Once shutdown has begun, no slice starts: each partition's records are in offset order,
-        so those handled are a prefix of it, acked as such, and the rest are read again at the
-        next start. A release of a backlog takes seconds, and a stop would wait for all of it.
-        """
+        time; write the profiles they changed; then ack them."""
         if not released:
             return
         offsets: dict[TP, list[int]] = {}
         counts: Counter[str] = Counter()
         for start in range(0, len(released), SLICE):
-            if self.app.should_stop:
-                break
             piece = released[start : start + SLICE]
             outputs, dead = self._run(piece, emitted_at, offsets, counts)
             await self._emit(outputs, dead)

@@ -30,7 +30,6 @@ def _pipeline(tmp_path):
     app = SimpleNamespace(
         consumer=SimpleNamespace(passed={}),  # no transaction markers
         assignor=SimpleNamespace(assigned_actives=set),
-        should_stop=False,
     )
     return Pipeline(app, settings, None, Metrics(CollectorRegistry()))
 
@@ -509,25 +508,3 @@ def test_a_stop_waits_for_the_last_publication_only_so_long(tmp_path, monkeypatc
     assert time.monotonic() - started < 5
     assert pipeline.stopped
     assert "may stay unpublished" in caplog.text
-
-
-def test_a_stop_during_a_big_release_acks_the_slices_handled_and_leaves_the_rest(
-    tmp_path, monkeypatch
-):
-    """A release of a backlog takes seconds: a stop waited for all of it. The slices handled
-    are a prefix of each partition's offsets, so they are acked; the rest is read again."""
-    monkeypatch.setattr(pipeline_module, "SLICE", 50)
-    pipeline = _quiet_pipeline(tmp_path)
-    engine = pipeline.engine = _CountingEngine(EngineConfig(), {})
-    acked = []
-
-    async def emit(outputs, dead):
-        pipeline.app.should_stop = True  # SIGTERM while the first slice is emitted
-
-    async def ack(offsets):
-        acked.extend(o for tp_offsets in offsets.values() for o in tp_offsets)
-
-    _outputs_to(pipeline, emit, ack)
-    asyncio.run(pipeline.process(_fetch_of_a_backlog(pipeline, 1000)))
-    assert engine.handled == 50
-    assert acked == list(range(50))
