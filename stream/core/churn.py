@@ -58,6 +58,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import numpy as np
 from river import drift, linear_model, optim
 
 from schemas.inputs import SCHEMA_VERSION
@@ -65,16 +66,21 @@ from schemas.outputs import ChurnRisk, FeatureContribution
 from stream.core.changes import event_time, output_id, trusted
 from stream.core.config import EngineConfig
 from stream.core.features import FEATURE_NAMES, churn_features
+from stream.core.kernels.churn import (
+    GAP,
+    OVERDUE,
+    Scorer,
+    prior_log_odds,
+    round4,
+    sigmoid,
+)
+from stream.core.kernels.churn import probability as scored
 from stream.core.profile import Profile
 
 BOUNDARIES = (0.33, 0.66)
 BANDS = ("low", "medium", "high")
 TOP_FEATURES = 3
 ROLLING_WINDOW = 1000
-PRIOR_OVERDUE_WEIGHT = 1.5
-"""Log-odds added per usual gap of silence beyond the first, in the cold-start prior."""
-_GAP = FEATURE_NAMES.index("usual_gap_log")
-_OVERDUE = FEATURE_NAMES.index("overdue_log")
 _STATE_HEADER = b"stream.churn-model/2\n"
 """Starts every saved state; format 1 (a bare pickle) held features this model cannot read."""
 
@@ -123,18 +129,6 @@ def _hysteresis_bounds(hysteresis: float) -> tuple[tuple[float, ...], tuple[floa
         tuple(round(b + hysteresis, 9) for b in BOUNDARIES),
         tuple(round(b - hysteresis, 9) for b in BOUNDARIES),
     )
-
-
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1.0 - p))
 
 
 def _log_loss(label: int, probability: float) -> float:
@@ -258,16 +252,6 @@ class Learner:
         """Per feature, how far it moves the log-odds from an average customer's."""
         slopes, _ = self._coefficients()
         return [k * (x - mean) for k, x, mean in zip(slopes, values, self.means, strict=True)]
-
-
-def prior_log_odds(values: tuple[float, ...], horizon_days: float) -> tuple[float, float]:
-    """The cold-start prior's two terms: the log-odds of no purchase in H days for a Poisson
-    buyer at the usual gap, and ``PRIOR_OVERDUE_WEIGHT`` per usual gap overdue beyond one."""
-    overdue = math.expm1(values[_OVERDUE])
-    return (
-        _logit(math.exp(-horizon_days / math.exp(values[_GAP]))),
-        PRIOR_OVERDUE_WEIGHT * (overdue - 1.0) if overdue > 1.0 else 0.0,
-    )
 
 
 BINS = 10_001
@@ -397,6 +381,7 @@ class ChurnModel:
         self.generation = 1
         self.model_version = "prior/1"
         self.drift = drift.ADWIN(delta=drift_delta)
+        self._scorer: Scorer | None = None
         self.waiting: dict[int, Waiting] = {}
         self.pending_count = 0
         self.scorecard = Scorecard()
@@ -516,15 +501,23 @@ class ChurnModel:
         return self._explain(tuple(features.values()))
 
     def _probability(self, values: tuple[float, ...]) -> float:
-        weight = self.weight
-        if weight == 1.0:
-            z = self.model.log_odds(values)
-        else:
-            quiet, overdue = prior_log_odds(values, self.config.churn_horizon_days)
-            z = quiet + overdue
-            if weight:
-                z += weight * (self.model.log_odds(values) - z)
-        return round(_sigmoid(z), 4)
+        return float(scored(np.asarray(values), self.scorer()))
+
+    def scorer(self) -> Scorer:
+        """What the kernels score with: the serving model and the prior's share as now."""
+        if self._scorer is None:
+            slopes, intercept = self.model._coefficients()
+            up, down = _hysteresis_bounds(self.config.churn_hysteresis)
+            self._scorer = Scorer(
+                np.array(slopes),
+                intercept,
+                self.weight,
+                self.config.churn_horizon_days,
+                np.array(BOUNDARIES),
+                np.array(up),
+                np.array(down),
+            )
+        return self._scorer
 
     def _explain(self, values: tuple[float, ...]) -> list[FeatureContribution]:
         weight = self.weight
@@ -532,8 +525,8 @@ class ChurnModel:
         if weight < 1.0:
             found = [weight * c for c in found]
             quiet, overdue = prior_log_odds(values, self.config.churn_horizon_days)
-            found[_GAP] += (1.0 - weight) * quiet
-            found[_OVERDUE] += (1.0 - weight) * overdue
+            found[GAP] += (1.0 - weight) * quiet
+            found[OVERDUE] += (1.0 - weight) * overdue
         return _top(values, found)
 
     # -- delayed labels -----------------------------------------------------------------
@@ -571,7 +564,8 @@ class ChurnModel:
         if weight < 1.0:
             prior = sum(prior_log_odds(values, self.config.churn_horizon_days))
             z = prior + weight * (z - prior)
-        probability = round(_sigmoid(z), 4)
+        self._scorer = None
+        probability = round4(sigmoid(z))
         self.scorecard.update(label, probability)
         self.counts["labelled"] += 1
         self.counts["labelled_churned"] += label
@@ -597,7 +591,7 @@ class ChurnModel:
         if compared:
             losses = self.challenge_losses
             losses[0] += _log_loss(label, probability)
-            losses[1] += _log_loss(label, round(_sigmoid(z), 4))
+            losses[1] += _log_loss(label, round4(sigmoid(z)))
         if challenger.learned >= 2 * self.challenge_labels:
             self.challenger = None
             self.drift = drift.ADWIN(delta=self.drift.delta)
@@ -620,7 +614,7 @@ class ChurnModel:
 
     def to_bytes(self) -> bytes:
         """The whole learning state, pending snapshots included (a pickle: trusted storage)."""
-        state = {k: v for k, v in self.__dict__.items() if k != "config"}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("config", "_scorer")}
         return _STATE_HEADER + pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
@@ -642,4 +636,5 @@ class ChurnModel:
         model = cls.__new__(cls)
         model.__dict__.update(state)
         model.config = config
+        model._scorer = None
         return model

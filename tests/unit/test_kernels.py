@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from schemas.outputs import VALUES
 from stream.core import features as python_features
 from stream.core import lifecycle as python_lifecycle
+from stream.core.churn import BANDS, ChurnModel, next_band
 from stream.core.columns import Columns
 from stream.core.config import DAY, EngineConfig
+from stream.core.kernels.churn import band, round4
 from stream.core.kernels.features import churn_features
 from stream.core.kernels.lifecycle import REASONS, assess
 from stream.core.kernels.params import params
@@ -107,3 +109,21 @@ def test_the_feature_kernel_is_the_churn_features(case, config):
     churn_features(as_columns(profile), 0, now, params(config), out)
     expected = python_features.churn_features(profile, now, config)
     assert out.tolist() == list(expected.values())
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(0, 1) | st.integers(0, 10_000).map(lambda n: n / 10_000 + 0.00005))
+def test_round4_rounds_as_python_does(x):
+    assert round4(x) == round(x, 4)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.integers(0, 10_000).map(lambda n: n / 10_000),
+    st.sampled_from([None, *BANDS]),
+    st.sampled_from([0.01, 0.03, 0.1]),
+)
+def test_the_band_kernel_is_next_band(p, current, hysteresis):
+    model = ChurnModel(EngineConfig(churn_hysteresis=hysteresis))
+    code = -1 if current is None else BANDS.index(current)
+    assert BANDS[band(p, code, model.scorer())] == next_band(p, current, hysteresis)
