@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.reasons import plain_reasons, shown
+
 SCHEMA_VERSION: Literal[1] = 1
 
 MAX_AMOUNT = 1e12
@@ -43,7 +45,17 @@ CURRENCY_CODE = r"^[A-Za-z]{3}$"
 """An ISO 4217 code as a purchase carries it: three letters, read in upper case (some payment
 APIs send ``usd``)."""
 
-Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+IDENTIFIER = r"^\S(.*\S)?$"
+INTERACTION_TYPE = r"^[a-z][a-z0-9_]*$"
+
+PATTERN_WORDS = {
+    IDENTIFIER: "starts or ends with a space, or holds a line break",
+    CURRENCY_CODE: "is not a three-letter ISO 4217 code such as EUR",
+    INTERACTION_TYPE: "is not lower-case letters, digits and _, starting with a letter",
+}
+"""What each pattern of the contracts asks for, in the words of a dead-letter reason."""
+
+Identifier = Annotated[str, Field(min_length=1, max_length=200, pattern=IDENTIFIER)]
 
 INTERACTION_TYPES = frozenset(
     {
@@ -84,7 +96,7 @@ class InputEvent(BaseModel):
     def _not_a_bool(cls, value: object) -> object:
         # A literal compares by equality, and True == 1.
         if isinstance(value, bool):
-            raise ValueError("schema_version must be the number 1")
+            raise ValueError("is not 1")
         return value
 
 
@@ -104,11 +116,12 @@ class Purchase(InputEvent):
     channel: str | None = None
     region: str | None = None
 
-    @field_validator("amount")
+    @field_validator("amount", mode="before")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("amount must be a finite number")
+    def _finite(cls, value: object) -> object:
+        # Before the bounds, which NaN fails with a misleading "is above 10^12".
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("is not a finite number")
         return value
 
     @field_validator("currency")
@@ -121,7 +134,7 @@ class Interaction(InputEvent):
     """A behavioural signal: views, carts, email engagement, support contacts, complaints."""
 
     event_type: Literal["interaction"] = "interaction"
-    type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+    type: Annotated[str, Field(min_length=1, max_length=64, pattern=INTERACTION_TYPE)]
     channel: Identifier
 
 
@@ -154,20 +167,16 @@ class InvalidInput(ValueError):
     """Input that cannot be processed; ``str(exc)`` is the readable dead-letter reason.
 
     ``category`` is one of ``json``, ``validation``, ``too_large``, ``unknown_type``,
-    ``unknown_currency``, ``future``.
+    ``unknown_currency``, ``future``. ``summary`` is the reason without the values it names,
+    to count rejections by (see ``schemas.reasons``); the reason itself by default.
     """
 
-    def __init__(self, reason: str, category: str = "validation") -> None:
+    def __init__(
+        self, reason: str, category: str = "validation", summary: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.category = category
-
-
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False)[:5]:
-        where = ".".join(str(p) for p in error["loc"]) or "event"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+        self.summary = reason if summary is None else summary
 
 
 @dataclass(frozen=True)
@@ -185,18 +194,26 @@ def parse_input(
     """Validate one raw JSON value as an event of ``kind`` or raise :class:`InvalidInput`."""
     if len(raw) > max_bytes:
         raise InvalidInput(
-            f"payload of {len(raw)} bytes exceeds the {max_bytes}-byte limit", "too_large"
+            f"payload of {len(raw)} bytes exceeds the {max_bytes}-byte limit",
+            "too_large",
+            f"payload exceeds the {max_bytes}-byte limit",
         )
+    if not raw:
+        raise InvalidInput(f"the value is empty (0 bytes), not a JSON {kind}", "json")
     model = INPUT_MODELS[kind]
     try:
         event = model.model_validate_json(raw)
     except ValidationError as exc:
-        if exc.errors()[0]["type"] == "json_invalid":
-            raise InvalidInput(f"not valid JSON: {exc.errors()[0]['msg']}", "json") from None
-        raise InvalidInput(f"invalid {kind}: {_reason(exc)}") from None
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise InvalidInput(f"not valid JSON: {first['ctx']['error']}", "json") from None
+        reason, summary = plain_reasons(exc, PATTERN_WORDS)
+        raise InvalidInput(
+            f"invalid {kind}: {reason}", summary=f"invalid {kind}: {summary}"
+        ) from None
     if isinstance(event, Interaction) and event.type not in rules.interaction_types:
         raise InvalidInput(
-            f"unknown interaction type {event.type!r}; "
+            f"unknown interaction type {shown(event.type)}; "
             "add it to STREAM_ENGINE_EXTRA_INTERACTION_TYPES to accept it",
             "unknown_type",
         )
@@ -210,17 +227,14 @@ def parse_input(
             "STREAM_ENGINE_FX_RATES; add its rate there to count its purchases",
             "unknown_currency",
         )
+    ts = shown(event.ts.isoformat())
     if event.ts.timestamp() < EARLIEST_TS:
-        raise InvalidInput(
-            "ts is before 1970: a placeholder date such as 0001-01-01 or 1900-01-01? No "
-            "customer event is that old",
+        why = (
+            "is before 1970: a placeholder date such as 0001-01-01 or 1900-01-01? No customer "
+            "event is that old"
         )
+        raise InvalidInput(f"ts {ts} {why}", summary=f"ts {why}")
     if event.ts.timestamp() > time.time() + MAX_CLOCK_SKEW_S:
-        # The same words for every such event, so that counts by reason (stream replay) add
-        # them up; the dead letter keeps the original bytes, ts included.
-        raise InvalidInput(
-            "ts is more than a day ahead of the wall clock; check the producer's clock and "
-            "time zone",
-            "future",
-        )
+        why = "is more than a day ahead of the wall clock; check the producer's clock and time zone"
+        raise InvalidInput(f"ts {ts} {why}", "future", f"ts {why}")
     return event  # type: ignore[return-value]

@@ -230,7 +230,7 @@ def parse(
         try:
             events.append(parse_input(item.kind, item.value, max_bytes=max_bytes, rules=rules))
         except InvalidInput as exc:
-            rejections.add(item.lines, str(exc))
+            rejections.add(item.lines, str(exc), exc.summary)
     timing.parse_s = time.perf_counter() - began
     timing.parsed = records
     return events

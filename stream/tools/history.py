@@ -120,7 +120,8 @@ class CsvColumns:
 class Rejections:
     """Rejected lines grouped by reason: how many, and the first line with each; with
     ``out`` (``--rejected-out``, opened by the command), also every one as a ``line,reason``
-    CSV row."""
+    CSV row. A reason that names the line's values is grouped by its summary, which does not
+    (see ``schemas.reasons``)."""
 
     def __init__(self, out: IO[str] | None = None) -> None:
         self.by_reason: dict[str, list[int]] = {}  # reason -> [count, first line]
@@ -129,14 +130,15 @@ class Rejections:
         if self._writer:
             self._writer.writerow(("line", "reason"))
 
-    def add(self, lines: tuple[int, ...], reason: str) -> None:
+    def add(self, lines: tuple[int, ...], reason: str, summary: str | None = None) -> None:
         """Reject ``lines``: one line, or every line of a CSV order."""
         self.total += len(lines)
         if self._writer:
             self._writer.writerows((line, reason) for line in lines)
-        seen = self.by_reason.get(reason)
+        group = reason if summary is None else summary
+        seen = self.by_reason.get(group)
         if seen is None:
-            self.by_reason[reason] = [len(lines), lines[0]]
+            self.by_reason[group] = [len(lines), lines[0]]
         else:
             seen[0] += len(lines)
 

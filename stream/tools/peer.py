@@ -38,7 +38,7 @@ from stream.core.churn import ChurnModel
 from stream.core.engine import Engine
 from stream.core.profile import Profile
 from stream.worker.app import input_partitions
-from stream.worker.pipeline import dead_letter
+from stream.worker.pipeline import check_key, dead_letter
 from stream.worker.profiles import decode, encode
 
 
@@ -121,8 +121,7 @@ def create_app(settings: Settings, partitions: int, events: int, result_path: Pa
                     max_bytes=settings.max_payload_bytes,
                     rules=engine.rules,
                 )
-                if message.key != parsed.customer_id.encode():
-                    raise InvalidInput(f"message key {message.key!r} is not the customer_id")
+                check_key(message.key, parsed.customer_id)
             except InvalidInput as exc:
                 record = SimpleNamespace(
                     key=message.key,

@@ -70,7 +70,7 @@ def valid_events(
             try:
                 event = parse_input(item.kind, item.value, max_bytes=max_bytes, rules=rules)
             except InvalidInput as exc:
-                rejections.add(item.lines, str(exc))
+                rejections.add(item.lines, str(exc), exc.summary)
             else:
                 timed.append((event.ts.timestamp(), orjson.loads(item.value)))
         else:

@@ -29,6 +29,7 @@ from faust.types import TP
 
 from schemas.inputs import InvalidInput, parse_input
 from schemas.outputs import ChurnRisk, DeadLetter, DeadLetterSource, SegmentChange
+from schemas.reasons import shown
 from stream.config import Settings
 from stream.core.changes import output_id
 from stream.core.churn import ChurnModel
@@ -105,6 +106,28 @@ def dead_letter(record: Any, topic: str, reason: str, emitted_at: datetime) -> D
         reason=reason,
         original_base64=base64.b64encode(record.value or b"").decode(),
         original_key=key,
+    )
+
+
+def check_key(key: bytes | None, customer_id: str) -> None:
+    """Raise :class:`InvalidInput` unless the message key is the event's customer_id: a
+    customer's events must meet in one partition."""
+    if key == customer_id.encode():
+        return
+    if key is None:
+        raise InvalidInput(
+            "the message has no key; key every event by its customer_id, here "
+            + shown(customer_id),
+            summary="the message has no key; key every event by its customer_id",
+        )
+    try:
+        written = shown(key.decode())
+    except UnicodeDecodeError:
+        written = f"of {len(key)} bytes that are not UTF-8 (hex {key[:20].hex()})"
+    raise InvalidInput(
+        f"message key {written} is not the customer_id {shown(customer_id)}; key every event "
+        "by its customer_id",
+        summary="the message key is not the customer_id; key every event by its customer_id",
     )
 
 
@@ -351,18 +374,18 @@ class Pipeline:
     def _parse(self, topic: str, record: Any, engine: Engine, emitted_at: datetime) -> Held:
         """The record's event, to wait for its turn in event time; or its dead letter, which
         waits for nothing but the records before it on its topic."""
+        kind = self._kind[topic]
         try:
-            event = parse_input(
-                self._kind[topic],
-                record.value or b"",
-                max_bytes=self.settings.max_payload_bytes,
-                rules=engine.rules,
-            )
-            if record.key != event.customer_id.encode():
+            if record.value is None:
                 raise InvalidInput(
-                    f"message key {record.key!r} is not the customer_id "
-                    f"{event.customer_id!r}; key every event by customer_id"
+                    f"the message is a tombstone (a key and no value), not a {kind}: input "
+                    "topics carry events, never deletions",
+                    "json",
                 )
+            event = parse_input(
+                kind, record.value, max_bytes=self.settings.max_payload_bytes, rules=engine.rules
+            )
+            check_key(record.key, event.customer_id)
         except InvalidInput as exc:
             letter = dead_letter(record, topic, str(exc), emitted_at)
             return Held(-math.inf, topic, record.offset, (record, letter, exc.category))

@@ -78,7 +78,7 @@ def test_jsonl_lines_go_to_their_topics_and_a_second_replay_repeats_the_ids(shop
     for _ in range(2):
         assert main(["replay", str(path)]) == 0
     err = capsys.readouterr().err
-    assert err.count("1 x unknown interaction type 'teleport'") == 2
+    assert err.count('1 x unknown interaction type "teleport"') == 2
 
     purchases = shop.read_json(shop.topics.purchases)
     interactions = shop.read_json(shop.topics.interactions)

@@ -176,8 +176,8 @@ def test_a_missing_input_file_cannot_be_read(capsys, tmp_path):
         (
             "bad.csv",
             "customer_id,ts,amount\nc1,2024-01-01,-5\nc2,01/02/2024,3\n",
-            "all 2 lines were rejected: 1 x invalid purchase: amount: Input should be greater "
-            "than or equal to 0 (first at line 2); 1 x ts is not an ISO 8601 date or date-time "
+            "all 2 lines were rejected: 1 x invalid purchase: amount is below 0 (first at "
+            "line 2); 1 x ts is not an ISO 8601 date or date-time "
             "such as 2024-01-05 or 2024-01-05 10:00:00 (first at line 3)",
         ),
     ],
@@ -624,7 +624,7 @@ def test_rejected_lines_are_listed_in_line_order(capsys, history, tmp_path):
     bad.write_text(history.read_text() + "c2,2024-01-05,-3\nc2,01/02/2024,3\n")
     expected = [
         "line,reason",
-        "4,invalid purchase: amount: Input should be greater than or equal to 0",
+        "4,invalid purchase: amount -3.0 is below 0",
         "5,ts " + NOT_A_TIME,
     ]
     assert main(["backtest", str(bad), "--cutoff", "2024-02-01", "--rejected-out", "-"]) == 0

@@ -372,7 +372,7 @@ def test_valid_events_applies_the_workers_validation_and_sorts_by_event_time(tmp
     assert [e["customer_id"] for e in events] == ["c3", "c1"] and read == 3
     assert rejections.as_dict()["reasons"] == [
         {
-            "reason": "invalid purchase: amount: Input should be greater than or equal to 0",
+            "reason": "invalid purchase: amount is below 0",
             "count": 1,
             "first_line": 3,
         }
@@ -494,7 +494,7 @@ def test_a_rejected_order_rejects_each_of_its_lines(tmp_path):
     assert events == [] and read == 2
     assert rejections.as_dict()["reasons"] == [
         {
-            "reason": "invalid purchase: amount: Input should be greater than or equal to 0",
+            "reason": "invalid purchase: amount is below 0",
             "count": 2,
             "first_line": 2,
         }
