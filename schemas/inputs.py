@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -83,13 +83,40 @@ INTERACTION_TYPES = frozenset(
 Teams add their own with ``STREAM_ENGINE_EXTRA_INTERACTION_TYPES``."""
 
 
+SINCE_1970 = r"^(19[7-9][0-9]|[2-9][0-9]{3})-"
+"""A JSON Schema's approximation of ``EARLIEST_TS``: the year of an RFC 3339 time (which the
+first hours of 1970-01-01 in a zone east of UTC pass, though they are before it in UTC)."""
+
+BEYOND_THE_SCHEMA = (
+    "Beyond what this schema states, the worker also dead-letters a record whose key is not "
+    "the event's customer_id (or that has no key), a tombstone, a value over "
+    "STREAM_MAX_PAYLOAD_BYTES (1,000,000 bytes by default), and a ts more than a day ahead of "
+    "its wall clock."
+)
+
+
+def _beyond_the_schema(schema: dict[str, Any]) -> None:
+    """In the JSON Schema too: what the worker refuses that a JSON Schema cannot state."""
+    schema["description"] = f"{schema['description']} {BEYOND_THE_SCHEMA}"
+
+
 class InputEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    model_config = ConfigDict(
+        extra="allow", frozen=True, strict=True, json_schema_extra=_beyond_the_schema
+    )
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: Identifier
     customer_id: Identifier
-    ts: AwareDatetime = Field(description="Event time, RFC 3339 with a timezone")
+    ts: AwareDatetime = Field(
+        description=(
+            "Event time, RFC 3339 with a timezone, from 1970-01-01T00:00:00Z on (the pattern "
+            "checks the year: the first hours of 1970 in a zone east of UTC are refused too) "
+            "and at most a day ahead of the worker's wall clock (a bound relative to it, which "
+            "a schema cannot state)"
+        ),
+        json_schema_extra={"pattern": SINCE_1970},
+    )
 
     @field_validator("schema_version", mode="before")
     @classmethod
@@ -106,10 +133,19 @@ class Purchase(InputEvent):
     event_type: Literal["purchase"] = "purchase"
     order_id: Identifier
     amount: float = Field(
-        ge=0, le=MAX_AMOUNT, description="Order value in `currency`, >= 0 and at most 10^12"
+        ge=0,
+        le=MAX_AMOUNT,
+        description=(
+            "Order value in `currency`, >= 0 and at most 10^12: a finite number (NaN and "
+            "Infinity, which are not JSON but which some writers emit, are refused too)"
+        ),
     )
     currency: str = Field(
-        pattern=CURRENCY_CODE, description="ISO 4217 code, any case (read in upper case)"
+        pattern=CURRENCY_CODE,
+        description=(
+            "ISO 4217 code, any case (read in upper case); with STREAM_ENGINE_CURRENCY set, "
+            "that one or one of STREAM_ENGINE_FX_RATES"
+        ),
     )
     refund: bool = Field(default=False, description="Money returned: lowers spend, not a purchase")
     items: int | None = Field(default=None, ge=0)
@@ -134,12 +170,34 @@ class Interaction(InputEvent):
     """A behavioural signal: views, carts, email engagement, support contacts, complaints."""
 
     event_type: Literal["interaction"] = "interaction"
-    type: Annotated[str, Field(min_length=1, max_length=64, pattern=INTERACTION_TYPE)]
+    type: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=INTERACTION_TYPE,
+            description=(
+                "One of the known types, or of STREAM_ENGINE_EXTRA_INTERACTION_TYPES (which "
+                "`stream schemas export` lists here when it is set)"
+            ),
+            json_schema_extra={"enum": sorted(INTERACTION_TYPES)},
+        ),
+    ]
     channel: Identifier
+
+
+def _has_a_score(schema: dict[str, Any]) -> None:
+    _beyond_the_schema(schema)
+    schema["anyOf"] = [
+        {"required": [score], "properties": {score: {"type": "integer"}}}
+        for score in ("nps", "csat")
+    ]
 
 
 class Survey(InputEvent):
     """A survey answer with an NPS (0-10) and/or CSAT (1-5) score."""
+
+    model_config = ConfigDict(json_schema_extra=_has_a_score)
 
     event_type: Literal["survey"] = "survey"
     survey_id: Identifier

@@ -147,6 +147,13 @@ CORPUS = [
         'ts "0001-01-01T00:00:00+01:00" is before 1970',
     ),
     BadInput(
+        "ts before 1970 in UTC",
+        "purchase",
+        event("purchase", ts="1970-01-01T00:30:00+01:00"),
+        'ts "1970-01-01T00:30:00+01:00" is before 1970',
+        schema_allows="a JSON Schema can check the year of a time, not the instant it names",
+    ),
+    BadInput(
         "ts next month",
         "purchase",
         event("purchase", ts=_in_a_month()),

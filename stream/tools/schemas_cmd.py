@@ -7,6 +7,7 @@ from pathlib import Path
 
 import schemas
 from stream.config import Settings, Topics
+from stream.core.engine import Engine
 from stream.tools.options import UsageError, cannot_write
 
 
@@ -20,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="write <topic>.schema.json files into DIR",
         description=(
             "Write one <topic>.schema.json file per topic into DIR. Files (and each schema's "
-            "$id and x-topic) follow the topic names as configured with STREAM_TOPIC_*; the "
-            "copies committed in schemas/json use the default names."
+            "$id and x-topic) follow the topic names as configured with STREAM_TOPIC_*, and "
+            "the input schemas accept the interaction types and currencies the STREAM_ENGINE_* "
+            "settings do; the copies committed in schemas/json use the defaults."
         ),
     )
     export.add_argument("directory", type=Path, metavar="DIR")
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # mkdir's own "File exists" does not say what is wrong with it.
         raise UsageError(f"{args.directory} is a file, not a directory to write the schemas into")
     try:
-        written = schemas.export(args.directory, topic_names)
+        written = schemas.export(args.directory, topic_names, Engine(settings.engine).rules)
     except OSError as exc:
         raise cannot_write(exc.filename or args.directory, exc) from None
     for path in written:

@@ -4,6 +4,7 @@ import json
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
+import jsonschema
 import orjson
 import pytest
 from pydantic import ValidationError
@@ -58,6 +59,49 @@ def test_bad_input_is_refused_with_a_reason_in_plain_words(bad):
     reason = str(refused.value)
     assert bad.reason in reason
     assert not any(words in reason for words in NOT_PLAIN), reason
+
+
+def test_the_committed_schemas_refuse_every_bad_input_they_can_see():
+    """A producer validating against our schemas meets the worker's rules: of the corpus's bad
+    inputs, a schema accepts only those it cannot tell from good ones, for the reason listed."""
+    topics = Topics()
+    schema_of = {
+        "purchase": validator(topics.purchases),
+        "interaction": validator(topics.interactions),
+        "survey": validator(topics.surveys),
+    }
+    accepted = {}
+    for bad in CORPUS:
+        if bad.value is None:
+            continue  # a tombstone: no value to validate
+        try:
+            value = json.loads(bad.value)  # as Python's json reads it, NaN and Infinity too
+        except ValueError:
+            continue  # not JSON: no schema accepts it
+        if schema_of[bad.kind].is_valid(value):
+            accepted[bad.name] = bad.schema_allows
+    assert accepted == {bad.name: bad.schema_allows for bad in CORPUS if bad.schema_allows}
+
+
+def test_exported_schemas_accept_the_interaction_types_and_currencies_of_the_settings(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("STREAM_ENGINE_EXTRA_INTERACTION_TYPES", "teleport, beam_up")
+    monkeypatch.setenv("STREAM_ENGINE_CURRENCY", "EUR")
+    monkeypatch.setenv("STREAM_ENGINE_FX_RATES", "USD=0.92")
+    assert main(["schemas", "export", str(tmp_path)]) == 0
+
+    def checks(topic):
+        schema = json.loads((tmp_path / f"{topic}.schema.json").read_text())
+        return jsonschema.Draft202012Validator(schema)
+
+    interactions, purchases = checks(Topics().interactions), checks(Topics().purchases)
+    for kind, checked in (("interaction", interactions), ("purchase", purchases)):
+        assert checked.is_valid(json.loads(event(kind)))
+    assert interactions.is_valid(json.loads(event("interaction", type="teleport")))
+    assert not interactions.is_valid(json.loads(event("interaction", type="warp")))
+    for currency, accepted in (("usd", True), ("Eur", True), ("GBP", False)):
+        assert purchases.is_valid(json.loads(event("purchase", currency=currency))) is accepted
 
 
 def test_a_reason_names_the_value_and_its_summary_does_not():
