@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from stream.core.config import Bounds, EngineConfig, N, parse_number
+from stream.kafka.partitioners import PARTITIONERS
 
 
 class ConfigError(ValueError):
@@ -198,6 +199,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     max_payload_bytes: int = 1_000_000
+    partitioner: str = "murmur2"
+    """How the producers of the input topics partition by key (``stream.kafka.partitioners``)."""
     share_s: float = 30.0
     """How often workers share their buyers' counts on the population topic; 0: never."""
     topics: Topics = field(default_factory=Topics)
@@ -240,6 +243,7 @@ class Settings:
             ),
             log_format=_choice("STREAM_LOG_FORMAT", cls.log_format, ("json", "text")),
             max_payload_bytes=_number("STREAM_MAX_PAYLOAD_BYTES", cls.max_payload_bytes, Bounds(1)),
+            partitioner=_choice("STREAM_PARTITIONER", cls.partitioner, tuple(PARTITIONERS)),
             share_s=_number("STREAM_SHARE_S", cls.share_s, Bounds(0)),
             topics=_topics(),
             engine=EngineConfig.from_mapping(

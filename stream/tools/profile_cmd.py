@@ -1,8 +1,8 @@
 """``stream profile ID``: print a customer's current profile as JSON.
 
 Asks a running worker (``--url``, default http://STREAM_WEB_HOST:STREAM_WEB_PORT); any worker
-answers, because requests are routed to the one that owns the customer's partition. Exit 0
-when found, 1 when the customer is unknown, 3 when no worker answers.
+answers, since one that does not hold the customer asks the others (``stream.worker.lookup``).
+Exit 0 when found, 1 when the customer is unknown, 3 when no worker answers.
 """
 
 from __future__ import annotations

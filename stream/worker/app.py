@@ -107,9 +107,9 @@ def create_worker(settings: Settings, partitions: int) -> Worker:
     )
     metrics = Metrics()
     sharing = Sharing(settings, partitions) if settings.share_s else None
-    pipeline = Pipeline(app, settings, table, metrics, sharing)
+    pipeline = Pipeline(app, settings, table, metrics, sharing, partitions=partitions)
     BatchConsumer.handler = pipeline
-    register(app, table, pipeline, metrics, partitions)
+    register(app, table, pipeline, metrics)
 
     if sharing is not None:
 

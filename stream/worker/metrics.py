@@ -74,6 +74,14 @@ class Metrics:
             "Input events ignored because the customer already had their event_id.",
             registry=r,
         )
+        self.misplaced_events = Counter(
+            "segmentation_misplaced_events",
+            "Input messages whose key belongs to another partition, by STREAM_PARTITIONER, than "
+            "the one they came in on: a producer partitioning otherwise (processed all the "
+            "same, where they came in).",
+            ["topic"],
+            registry=r,
+        )
         self.late_events = Counter(
             "segmentation_late_events",
             "Processed events older than their partition's watermark (counted in event time).",

@@ -29,6 +29,7 @@ from faust.types import TP
 
 from schemas.inputs import InvalidInput, parse_input
 from schemas.outputs import ChurnRisk, DeadLetter, DeadLetterSource, SegmentChange
+from schemas.profile import CustomerProfile
 from schemas.reasons import shown
 from stream.config import Settings
 from stream.core.changes import output_id
@@ -39,6 +40,7 @@ from stream.core.profile import Profile
 from stream.worker.aligning import Aligner, Held
 from stream.worker.log_ends import LogEnds
 from stream.worker.metrics import Metrics
+from stream.worker.placement import Placement
 from stream.worker.producing import Partitioner, by_partition, send_batches
 from stream.worker.profiles import TableProfiles
 from stream.worker.sharing import Sharing
@@ -141,7 +143,10 @@ class Pipeline:
         table: Any,
         metrics: Metrics,
         sharing: Sharing | None = None,
+        *,
+        partitions: int,
     ) -> None:
+        """``partitions``: of each input topic."""
         self.app = app
         self.settings = settings
         self.table = table
@@ -175,6 +180,7 @@ class Pipeline:
         self._warned: dict[str, tuple[int, float]] = {}
         """Per recurring warning: the count last reported and when (see :meth:`_warn`)."""
         self._old_events = 0
+        self.placement = Placement(settings.partitioner, partitions, metrics)
         self._progress = (time.monotonic(), 0)
         """When progress was last logged, and the input count then."""
 
@@ -324,6 +330,15 @@ class Pipeline:
     def ready(self) -> bool:
         return self.engine is not None
 
+    def lookup(self, customer_id: str) -> CustomerProfile | None:
+        """The customer's profile as of now, if a partition of this worker holds them."""
+        assert self.engine is not None, "a look-up needs the engine"
+        found = self.profiles.locate(customer_id, self._active_partitions())
+        if found is None:
+            return None
+        partition, profile = found
+        return current_profile(self.engine, profile, partition)
+
     # -- batches ------------------------------------------------------------------------
 
     async def process(self, batch: dict[TP, list[Any]]) -> None:
@@ -389,6 +404,15 @@ class Pipeline:
         except InvalidInput as exc:
             letter = dead_letter(record, topic, str(exc), emitted_at)
             return Held(-math.inf, topic, record.offset, (record, letter, exc.category))
+        if not self.placement.check(topic, record.partition, record.key):
+            self._warn(
+                "input records whose key belongs to another partition than the one they came "
+                "in on: a producer partitions otherwise than STREAM_PARTITIONER says (Java "
+                "clients: murmur2; librdkafka: crc32 unless partitioner=murmur2_random)",
+                self.placement.misplaced,
+                partitioner=self.placement.scheme,
+                **(self.placement.last or {}),
+            )
         return Held(event.ts.timestamp(), topic, record.offset, (record, event, None))
 
     async def _release(self, emitted_at: datetime) -> None:

@@ -2,8 +2,8 @@
 
 ``producer.send()`` costs a coroutine and a future per record; building record batches
 ourselves costs a few microseconds per record. Partitions come from the same murmur2 hash as
-Kafka's default partitioner, so a customer's outputs land where their key says, the same as
-any other producer would put them.
+Kafka's (Java) default partitioner, so a customer's outputs land where their key says, the
+same as a Java producer would put them.
 """
 
 from __future__ import annotations
@@ -13,16 +13,19 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
+
+from stream.kafka.partitioners import PARTITIONERS
 
 SentCallback = Callable[[int, int, Any], None]
 
 
 class Partitioner:
-    """Kafka's default key partitioner, remembered per key (murmur2 is pure Python here)."""
+    """A key partitioner (Kafka's default, murmur2, unless ``scheme`` names another of
+    ``PARTITIONERS``), remembered per key (the hashes are pure Python here)."""
 
-    def __init__(self, partitions: int, memory: int = 1_000_000) -> None:
+    def __init__(self, partitions: int, memory: int = 1_000_000, scheme: str = "murmur2") -> None:
         self.partitions = partitions
+        self._partition_of = PARTITIONERS[scheme]
         self._memo: dict[bytes, int] = {}
         self._memory = memory
 
@@ -31,7 +34,7 @@ class Partitioner:
         if partition is None:
             if len(self._memo) >= self._memory:
                 self._memo.clear()
-            partition = self._memo[key] = (murmur2(key) & 0x7FFFFFFF) % self.partitions
+            partition = self._memo[key] = self._partition_of(key, self.partitions)
         return partition
 
 

@@ -122,6 +122,30 @@ class TableProfiles(MutableMapping[str, Profile]):
             self._cache.clear()
         return changelog, written
 
+    def locate(self, customer_id: str, partitions: set[int]) -> tuple[int, Profile] | None:
+        """The partition of ``partitions`` whose store holds the customer, and their profile:
+        wherever their events came in, whichever partition their key names."""
+        for partition in partitions:  # changed, and not written to the store yet
+            dirty = self._dirty.get(partition)
+            if dirty is not None and customer_id in dirty:
+                return partition, dirty[customer_id]
+        key = customer_id.encode()
+        store = self._store
+        raw = None
+        if hasattr(store, "_dbs"):
+            for partition in sorted(partitions):
+                db = store._dbs.get(partition)
+                raw = None if db is None else db.get(key)
+                if raw is not None:
+                    break
+        else:
+            partition = store._key_partition.get(key)
+            if partition in partitions:
+                raw = store.data[key]
+        if raw is None:
+            return None
+        return partition, self._cache.get(customer_id) or decode(raw)
+
     def forget(self) -> None:
         """Drop the cache (partitions moved); the store is the truth."""
         self._cache.clear()

@@ -1,8 +1,9 @@
 """The worker's HTTP endpoints, on Faust's web server.
 
 ``/metrics`` (Prometheus), ``/healthz`` (the process is up), ``/readyz`` (table recovery has
-finished and the engine holds this worker's partitions), and ``/customers/{id}``, answered by
-whichever worker owns the customer's partition: Faust's table router forwards the request.
+finished and the engine holds this worker's partitions; with how many input records came in
+on a partition their key does not name, see ``placement``), and ``/customers/{id}``, answered
+by whichever worker holds the customer (see ``lookup``).
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from stream.core.lookup import current_profile
+from schemas.reasons import shown
+from stream.worker.lookup import FORWARDED, Answer, find, in_turn
 from stream.worker.metrics import Metrics
 from stream.worker.pipeline import Pipeline
-from stream.worker.producing import Partitioner
 
 log = logging.getLogger(__name__)
 
 
-def register(app: Any, table: Any, pipeline: Pipeline, metrics: Metrics, partitions: int) -> None:
-    partitioner = Partitioner(partitions)
-
+def register(app: Any, table: Any, pipeline: Pipeline, metrics: Metrics) -> None:
     @app.on_partitions_assigned.connect
     async def check_address(sender: Any, assigned: Any, **kwargs: Any) -> None:
         check_advertised_url(app, table)
@@ -40,21 +39,43 @@ def register(app: Any, table: Any, pipeline: Pipeline, metrics: Metrics, partiti
     async def readyz(self: Any, request: Any) -> Any:
         recovered = app.tables.recovery.completed.is_set()
         ready = recovered and pipeline.ready
-        body = {"ready": ready, "recovered": recovered, "engine": pipeline.ready}
+        body = {
+            "ready": ready,
+            "recovered": recovered,
+            "engine": pipeline.ready,
+            "keys": pipeline.placement.detail(),
+        }
         return self.json(body, status=200 if ready else 503)
 
     @app.page("/customers/{customer_id}")
-    @app.table_route(table=table, match_info="customer_id")
     async def customer(self: Any, request: Any, customer_id: str) -> Any:
-        engine = pipeline.engine
-        if engine is None:
-            return self.json({"error": "not ready: partitions are being recovered"}, status=503)
-        try:
-            profile = pipeline.profiles[customer_id]
-        except KeyError:
-            return self.json({"error": f"no customer {customer_id!r}"}, status=404)
-        view = current_profile(engine, profile, partitioner(customer_id.encode()))
-        return self.bytes(view.model_dump_json().encode(), content_type="application/json")
+        own = str(app.conf.canonical_url)
+        if request.headers.get(FORWARDED):
+            order = [own]  # another worker asks for this one's own answer
+        else:
+            owners = app.router.table_metadata(table.name)
+            changelog = table.changelog_topic.get_topic_name()
+            by_url = {url: topics.get(changelog, []) for url, topics in owners.items()}
+            order = in_turn(own, by_url, pipeline.placement.expected(customer_id.encode()))
+
+        def local() -> Answer:
+            if pipeline.engine is None:
+                return Answer(503, b"")
+            view = pipeline.lookup(customer_id)
+            return (
+                Answer(404, b"") if view is None else Answer(200, view.model_dump_json().encode())
+            )
+
+        answer = await find(order, own, local, app.http_client, customer_id)
+        if answer.status == 200:
+            return self.bytes(answer.body, content_type="application/json")
+        if answer.status == 503:
+            error = (
+                "not found on the workers that answered; others are starting, rebalancing or "
+                "unreachable: try again in a moment"
+            )
+            return self.json({"error": error}, status=503)
+        return self.json({"error": f"no customer {shown(customer_id)}"}, status=404)
 
 
 def check_advertised_url(app: Any, table: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import struct
 import time
 from collections.abc import Iterable, Sequence
@@ -158,6 +159,19 @@ class Deployment:
 
     def read_json(self, topic: str) -> list[dict[str, Any]]:
         return [orjson.loads(value) for _, value in self.read(topic)]
+
+
+def ready(worker: WorkerProcess) -> bool:
+    try:
+        return bool(orjson.loads(worker.get("/readyz"))["ready"])
+    except OSError:  # 503 while partitions are being recovered
+        return False
+
+
+def owned(metrics: dict[str, float], topic: str) -> set[int]:
+    """The partitions of ``topic`` a worker is assigned: it reports lag for each of them."""
+    found = (re.search(r'partition="(\d+)"', k) for k in metrics if f'topic="{topic}"' in k)
+    return {int(m.group(1)) for m in found if m}
 
 
 def deployment(broker: str, tmp: Path, partitions: int = 4) -> Deployment:

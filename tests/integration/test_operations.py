@@ -20,7 +20,7 @@ import yaml
 from stream.cli import main
 from stream.tools.generate import generate
 from tests.integration import stuck_worker
-from tests.integration.harness import deployment
+from tests.integration.harness import deployment, owned, ready
 from tests.reference import exact_rfm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,19 +244,6 @@ def test_a_worker_that_stopped_fetching_reports_the_lag_producers_add_meanwhile(
     assert len(quiet) == 4 and set(quiet.values()) == {0.0}, quiet  # the other two topics
 
 
-def _ready(worker) -> bool:
-    try:
-        return bool(orjson.loads(worker.get("/readyz"))["ready"])
-    except OSError:  # 503 while partitions are being recovered
-        return False
-
-
-def _owned(metrics: dict[str, float], topic: str) -> set[int]:
-    """The partitions of ``topic`` a worker is assigned: it reports lag for each of them."""
-    found = (re.search(r'partition="(\d+)"', k) for k in metrics if f'topic="{topic}"' in k)
-    return {int(m.group(1)) for m in found if m}
-
-
 def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop, capsys):
     workload = generate(customers=400, events=4000, days=90, seed=9)
     shop.produce_events(workload.events)
@@ -279,20 +266,24 @@ def test_profile_lookup_answers_on_any_worker_while_two_share_the_group(shop, ca
         while time.monotonic() < deadline:
             scraped = [w.metrics() for w in (one, two)]
             held = [m.get("segmentation_profiles", 0) for m in scraped]
-            owned = [_owned(m, shop.topics.purchases) for m in scraped]
+            assigned = [owned(m, shop.topics.purchases) for m in scraped]
             elsewhere = [m.get("segmentation_buyers_elsewhere", 0) for m in scraped]
-            split = all(owned) and not owned[0] & owned[1] and owned[0] | owned[1] == everything
+            split = (
+                all(assigned)
+                and not assigned[0] & assigned[1]
+                and assigned[0] | assigned[1] == everything
+            )
             if (
                 all(held)
                 and sum(held) == len(workload.personas)
                 and split
-                and all(map(_ready, (one, two)))
+                and all(map(ready, (one, two)))
                 and sum(elsewhere) == buyers
             ):
                 break
             time.sleep(1)
         assert all(held), f"profiles held per worker: {held}"
-        assert split, f"partitions owned per worker: {owned}"
+        assert split, f"partitions owned per worker: {assigned}"
         assert sum(elsewhere) == buyers, f"buyers counted from the other worker: {elsewhere}"
         # Each worker holds a hash sample of the shop but, counting the other's buyers too,
         # ranks against all of them, as one batch over the whole shop does. The next tick

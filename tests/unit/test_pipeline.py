@@ -31,7 +31,7 @@ def _pipeline(tmp_path):
         consumer=SimpleNamespace(passed={}),  # no transaction markers
         assignor=SimpleNamespace(assigned_actives=set),
     )
-    return Pipeline(app, settings, None, Metrics(CollectorRegistry()))
+    return Pipeline(app, settings, None, Metrics(CollectorRegistry()), partitions=4)
 
 
 def test_a_damaged_saved_churn_model_is_kept_aside_and_learning_starts_again(tmp_path, caplog):

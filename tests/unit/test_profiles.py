@@ -41,3 +41,16 @@ def test_changed_profiles_are_written_a_slice_at_a_time_each_once():
     assert slices == [{0: ["a", "b", "c"]}, {0: ["d", "e"], 2: ["f"]}, {2: ["g"]}]
     assert decode(store.data[b"a"]).frequency == 3
     assert store._key_partition == {k.encode(): 0 for k in "abcde"} | {b"f": 2, b"g": 2}
+
+
+def test_a_customer_is_located_in_the_partition_that_holds_them_whatever_their_key_names():
+    profiles, _ = _profiles(max_cached=10)
+    profiles.partition = 3
+    profiles["a"] = Profile("a", 0.0)
+    assert profiles.locate("a", {0, 3}) == (3, profiles["a"])  # changed, not yet written
+    profiles.flush("changelog", 10)
+    profiles.forget()
+    partition, found = profiles.locate("a", {1, 3})
+    assert (partition, found.customer_id) == (3, "a")  # from the store
+    assert profiles.locate("a", {0, 1}) is None  # a partition this worker does not hold
+    assert profiles.locate("nobody", {0, 1, 2, 3}) is None
