@@ -1,8 +1,10 @@
 """Contracts: committed JSON Schemas match the models, and bad input gets a readable reason."""
 
 import json
+import re
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jsonschema
 import orjson
@@ -16,6 +18,9 @@ from stream.cli import main
 from stream.config import Topics
 from tests.bad_inputs import CORPUS, GOOD, NOT_PLAIN, event
 from tests.contracts import validator
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+INPUTS = set(Topics().inputs)
 
 
 def test_committed_json_schemas_match_the_models():
@@ -165,3 +170,33 @@ def test_a_segment_change_takes_only_the_values_of_its_dimension():
         with pytest.raises(ValidationError):
             SegmentChange.model_validate({**change, **wrong})
         assert not checks.is_valid({**change, **wrong}), wrong
+
+
+def _readme_section(start: str, end: str) -> str:
+    text = README.read_text()
+    return text[text.index(start) : text.index(end, text.index(start))]
+
+
+def test_the_readmes_input_table_and_interaction_types_are_the_schemas():
+    committed = {
+        topic: json.loads((schemas.COMMITTED_DIR / f"{topic}.schema.json").read_text())
+        for topic in schemas.TOPIC_MODELS
+    }
+    rows = _readme_section("| input topic |", "\n\n").splitlines()[2:]
+    tabled = {}
+    for row in rows:
+        topic, _, fields = (cell.strip() for cell in row.strip("|").split("|"))
+        tabled[topic.strip("`")] = re.findall(r"`(\w+)`", fields)
+    for topic, fields in tabled.items():
+        schema = committed[topic]
+        either = [branch["required"][0] for branch in schema.get("anyOf", [])]
+        assert fields == schema["required"] + either, topic
+    assert set(tabled) == INPUTS
+
+    outputs = _readme_section("| output topic |", "\n\n").splitlines()[2:]
+    assert {re.findall(r"`([\w.-]+)`", row)[0] for row in outputs} == set(committed) - INPUTS
+
+    listed = _readme_section("The accepted interaction `type`s", "and those of")
+    types = re.findall(r"`(\w+)`", listed.split(":", 1)[1])
+    schema = committed[Topics().interactions]
+    assert types == schema["properties"]["type"]["enum"]
