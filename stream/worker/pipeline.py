@@ -180,7 +180,7 @@ class Pipeline:
         self._warned: dict[str, tuple[int, float]] = {}
         """Per recurring warning: the count last reported and when (see :meth:`_warn`)."""
         self._old_events = 0
-        self.placement = Placement(settings.partitioner, partitions, metrics)
+        self.placement = Placement(settings.partitioner, partitions, metrics, self.topics)
         self._progress = (time.monotonic(), 0)
         """When progress was last logged, and the input count then."""
 

@@ -12,6 +12,7 @@ one go to ``/readyz`` and to a warning in the log.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from stream.worker.metrics import Metrics
@@ -19,10 +20,14 @@ from stream.worker.producing import Partitioner
 
 
 class Placement:
-    def __init__(self, scheme: str, partitions: int, metrics: Metrics) -> None:
+    def __init__(
+        self, scheme: str, partitions: int, metrics: Metrics, topics: Iterable[str]
+    ) -> None:
         self.scheme = scheme
         self._partition_of = Partitioner(partitions, scheme=scheme)
         self._metrics = metrics
+        for topic in topics:  # at zero from the start, so rate() and alerts see them
+            metrics.misplaced_events.labels(topic)
         self.misplaced = 0
         self.last: dict[str, Any] | None = None
         """The last misplaced record: its topic, its partition, and the one its key names."""

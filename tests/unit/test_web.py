@@ -120,7 +120,9 @@ def test_a_lookup_says_404_only_when_every_worker_answered_that_none_holds_the_c
 
 def test_records_keyed_for_another_partition_are_counted_with_the_last_one():
     metrics = Metrics(CollectorRegistry())
-    placement = Placement("crc32", 4, metrics)
+    placement = Placement("crc32", 4, metrics, ["customer.purchases"])
+    sample = ("segmentation_misplaced_events_total", {"topic": "customer.purchases"})
+    assert metrics.registry.get_sample_value(*sample) == 0
     assert placement.check("customer.purchases", crc32(b"c1", 4), b"c1")
     assert placement.detail() == {"partitioner": "crc32", "misplaced_events": 0, "last": None}
     other = (crc32(b"c1", 4) + 1) % 4
@@ -134,7 +136,4 @@ def test_records_keyed_for_another_partition_are_counted_with_the_last_one():
             "key_partition": crc32(b"c1", 4),
         },
     }
-    counted = metrics.registry.get_sample_value(
-        "segmentation_misplaced_events_total", {"topic": "customer.purchases"}
-    )
-    assert counted == 1
+    assert metrics.registry.get_sample_value(*sample) == 1
