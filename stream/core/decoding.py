@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter, eq
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -311,7 +311,9 @@ class BatchDecoder:
             return _Rows().batch(), []
         columns = [list(map(get, structs)) for get in _FIELDS[code]]
         event_id, customer_id, ts, detail = columns[:4]
-        ok = _identifiers(event_id) & _identifiers(customer_id)
+        # An interaction's identifier is its channel; the others', their order or survey id.
+        named = columns[4] if code == INTERACTION else detail
+        ok = _identifiers(event_id, customer_id, named)
         seconds, timely = _timestamps(ts)
         ok &= timely & (seconds >= EARLIEST_TS) & (seconds <= wall_now + MAX_CLOCK_SKEW_S)
         amount = np.full(count, math.nan)
@@ -320,7 +322,6 @@ class BatchDecoder:
         channel: Sequence[str | None] = columns[4] if code != SURVEY else [None] * count
         currency: Sequence[str | None] = [None] * count
         if code == PURCHASE:
-            ok &= _identifiers(detail)
             amount = np.fromiter(columns[5], dtype=np.float64, count=count)
             ok &= (amount >= 0) & (amount <= MAX_AMOUNT)
             known, currency = self._read_currencies(columns[6])
@@ -328,12 +329,10 @@ class BatchDecoder:
             refund = np.fromiter(columns[7], dtype=np.bool_, count=count)
         elif code == INTERACTION:
             ok &= np.fromiter(map(self._types.__contains__, detail), dtype=np.bool_, count=count)
-            ok &= _identifiers(channel)  # type: ignore[arg-type]
         else:
             nps = np.fromiter(map(_NPS.get, columns[4], repeat(_OUT_OF_RANGE)), np.int8, count)
             csat = np.fromiter(map(_CSAT.get, columns[5], repeat(_OUT_OF_RANGE)), np.int8, count)
             ok &= (nps != _OUT_OF_RANGE) & (csat != _OUT_OF_RANGE) & ((nps >= 0) | (csat >= 0))
-            ok &= _identifiers(detail)
         if ok.all():
             return (
                 DecodedBatch(
@@ -566,10 +565,12 @@ def _currency_code(code: str) -> bool:
     return len(code) == 3 and _CURRENCY_LETTERS.issuperset(code)
 
 
-def _identifiers(values: Sequence[str]) -> npt.NDArray[np.bool_]:
-    """Per value: surely a valid ``Identifier``: 1-200 characters, ``^\\S(.*\\S)?$`` (no line
-    feed, and no space first or last by ``str.isspace``, which calls all of Unicode's
-    ``White_Space`` space and U+001C-U+001F too)."""
+def _identifiers(*columns: Sequence[str]) -> npt.NDArray[np.bool_]:
+    """Per row of the columns: whether each is surely a valid ``Identifier``: 1-200
+    characters, ``^\\S(.*\\S)?$`` (no line feed, and no space first or last by
+    ``str.isspace``, which calls all of Unicode's ``White_Space`` space and U+001C-U+001F
+    too). The columns are checked as one, since each check costs as much for one value."""
+    values = list(chain.from_iterable(columns))
     count = len(values)
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=count)
     ok = (lengths >= 1) & (lengths <= _IDENTIFIER_MAX)
@@ -586,7 +587,11 @@ def _identifiers(values: Sequence[str]) -> npt.NDArray[np.bool_]:
         ok &= ~(_ASCII_SPACE[firsts] | _ASCII_SPACE[lasts])
     else:
         ok &= np.fromiter(map(eq, map(str.strip, values), values), dtype=np.bool_, count=count)
-    return ok
+    rows = len(columns[0]) if columns else 0
+    every = ok[:rows]
+    for start in range(rows, count, rows or 1):
+        every = every & ok[start : start + rows]
+    return every
 
 
 def _timestamps(texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
