@@ -143,6 +143,15 @@ def test_an_event_a_few_hours_ahead_of_the_wall_clock_is_a_clock_skew_not_an_err
     assert event.ts == soon
 
 
+def test_the_wall_clock_can_be_given():
+    """A batch is held to one reading of the clock: ``now`` replaces ``time.time()``."""
+    raw = _bad("purchase", ts="2030-01-02T00:00:00Z")
+    day_before = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
+    assert parse_input("purchase", raw, max_bytes=10_000, now=day_before).amount == 12.5
+    with pytest.raises(InvalidInput, match="ahead of the wall clock"):
+        parse_input("purchase", raw, max_bytes=10_000, now=day_before - 1)
+
+
 def test_a_segment_change_takes_only_the_values_of_its_dimension():
     """Triggers match on ``to``: a value of another dimension (a tier named as a lifecycle
     stage) is refused by the model and by the committed JSON Schema alike."""
