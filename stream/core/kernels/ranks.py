@@ -68,13 +68,13 @@ class Ranks(NamedTuple):
 @njit(cache=True)
 def size(r: Ranks) -> int:
     """Entries held."""
-    return r.meta[SIZE]  # type: ignore[no-any-return]
+    return r.meta[SIZE]
 
 
 @njit(cache=True)
 def spare(r: Ranks) -> int:
     """Free blocks: an insert takes at most one, so this many inserts cannot fail."""
-    return r.meta[SPARE]  # type: ignore[no-any-return]
+    return r.meta[SPARE]
 
 
 @njit(cache=True)
@@ -83,7 +83,7 @@ def below(r: Ranks, key: int) -> int:
     blocks = r.meta[BLOCKS]
     pos = _position_from(r.last_keys, blocks, key)
     if pos == blocks:
-        return r.meta[SIZE]  # type: ignore[no-any-return]
+        return r.meta[SIZE]
     b = r.order[pos]
     return _prefix(r.tree, pos) + _index_from(r.keys, b, r.lengths[b], key)
 
@@ -103,7 +103,7 @@ def kth(r: Ranks, k: int) -> int:
             pos = node
             k -= tree[node]
         step >>= 1
-    return r.keys[r.order[pos], k - 1]  # type: ignore[no-any-return]
+    return r.keys[r.order[pos], k - 1]
 
 
 @njit(cache=True)
