@@ -117,6 +117,8 @@ class EngineConfig:
     dedup_ids_per_customer: int = 64
     """How many recent event ids per customer are remembered to drop replays, of purchases
     and of other events each."""
+    dedup_window_ids: int = 1_000_000
+    """How many of the latest event ids are remembered to drop replays (24 bytes each)."""
     extra_interaction_types: str = ""
     """Comma-separated interaction types to accept besides the built-in ones."""
 
@@ -199,5 +201,6 @@ BOUNDS: dict[str, Bounds] = {
     # 0 lets a customer on a band boundary flap; from 0.33 on, `medium` never drops to `low`.
     "churn_hysteresis": Bounds(0, 0.33, low_open=True),
     "dedup_ids_per_customer": Bounds(1),
+    "dedup_window_ids": Bounds(1),
 }
 """What each number field accepts; EngineConfig checks every value against it."""
