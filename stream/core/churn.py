@@ -503,6 +503,17 @@ class ChurnModel:
     def _probability(self, values: tuple[float, ...]) -> float:
         return float(scored(np.asarray(values), self.scorer()))
 
+    def probability_of(self, values: np.ndarray) -> float:
+        """The churn probability of a row of features (rounded to 4 places)."""
+        return float(scored(values, self.scorer()))
+
+    def explain_values(self, values: tuple[float, ...]) -> list[FeatureContribution]:
+        return self._explain(values)
+
+    def learn(self, values: tuple[float, ...], label: int) -> None:
+        """Learn one resolved snapshot's label (the batch engine keeps the snapshots)."""
+        self._learn(values, label)
+
     def scorer(self) -> Scorer:
         """What the kernels score with: the serving model and the prior's share as now."""
         if self._scorer is None:

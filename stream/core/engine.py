@@ -47,12 +47,14 @@ from typing import NamedTuple, Protocol
 from schemas.inputs import INTERACTION_TYPES, AnyInput, InputRules, Interaction, Purchase, Survey
 from schemas.outputs import ChurnRisk, SegmentChange
 from stream.core import lifecycle, rfm
+from stream.core.batch import COMPLAINT_TYPES, cause_text
 from stream.core.changes import Move, output_id, segment_changes
 from stream.core.clock import PartitionClock
 from stream.core.config import EngineConfig
 from stream.core.crossings import CrossingIndex
 from stream.core.currency import exchange_rates
 from stream.core.due import DueIndex
+from stream.core.kernels.batch import INTERACTION, PURCHASE, SURVEY
 from stream.core.profile import Profile, decayed_add
 from stream.core.satisfaction import less_satisfied, satisfaction
 from stream.core.scores import Cuts, Population, RfmKeys, Scores, rfm_keys
@@ -60,8 +62,6 @@ from stream.core.segments import rfm_segment
 from stream.core.shared import SharedCounts
 
 Output = SegmentChange | ChurnRisk
-
-COMPLAINT_TYPES = frozenset({"complaint", "support_ticket"})
 
 
 class ChurnAssessor(Protocol):
@@ -605,9 +605,8 @@ class Engine:
 
 
 def _cause(event: AnyInput) -> str:
-    """How a reason names the input that caused it."""
     if isinstance(event, Purchase):
-        return f"{'refund of' if event.refund else 'purchase'} {event.order_id}"
+        return cause_text(PURCHASE, event.order_id, event.channel, event.refund)
     if isinstance(event, Interaction):
-        return f"{event.type} via {event.channel}"
-    return f"survey {event.survey_id}"
+        return cause_text(INTERACTION, event.type, event.channel, False)
+    return cause_text(SURVEY, event.survey_id, None, False)
