@@ -534,7 +534,7 @@ def test_core_speed_has_a_help_and_checks_its_days(capsys, argv, code):
         core_speed.main(argv)
     assert exit.value.code == code
     shown = capsys.readouterr()
-    assert "usage: python -m stream.tools.core_speed [-h] [days]" in shown.out + shown.err
+    assert "usage: python -m stream.tools.core_speed [-h] [--json] [days]" in shown.out + shown.err
 
 
 class _RefusingAdmin:
