@@ -13,6 +13,7 @@ import hashlib
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -48,8 +49,10 @@ def stable_hash(*parts: str) -> int:
     return int.from_bytes(digest, "little", signed=True) or 1
 
 
+@lru_cache(maxsize=4096)
 def iso(ts: float) -> str:
-    """An event time as the output contracts serialise it (``...Z``)."""
+    """An event time as the output contracts serialise it (``...Z``); a batch's outputs
+    share few."""
     return _iso(event_time(ts))
 
 
@@ -93,8 +96,13 @@ class BatchEngine:
     """One population of customers over any number of partitions (one clock each)."""
 
     def __init__(
-        self, config: EngineConfig, churn: ChurnModel | None = None, *, margin: float = 0.0
+        self,
+        config: EngineConfig,
+        churn: ChurnModel | None = None,
+        *,
+        margin: float | None = None,
     ) -> None:
+        """``margin``: the stability margin, ``config.stability_margin`` by default."""
         self.config = config
         self.churn = churn
         self.params = params(config)
@@ -115,7 +123,7 @@ class BatchEngine:
         self.ids: list[str] = []
         self.columns = Columns.empty(1024)
         self.population = [Ranking() for _ in range(3)]
-        self.cuts = Cuts.empty(margin)
+        self.cuts = Cuts.empty(config.stability_margin if margin is None else margin)
         self.heaps = Heaps.empty(1, 1024)
         self.orders = Orders.empty(1024 if config.window_s else 0)
         pending = churn.max_pending if churn is not None else 0
@@ -374,7 +382,7 @@ class BatchEngine:
             "previous_band": BANDS[previous] if previous >= 0 else None,
             "horizon_days": self._horizon_days,
             "model_version": churn.model_version,
-            "top_features": [f.model_dump() for f in churn.explain_values(values)],
+            "top_features": churn.explain_values(values),
         }
         return Output(customer_id, "churn", orjson.dumps(value))
 

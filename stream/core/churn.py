@@ -323,19 +323,16 @@ class Scorecard:
         }
 
 
-def _top(values: tuple[float, ...], contributions: list[float]) -> list[FeatureContribution]:
+def _top(values: tuple[float, ...], contributions: list[float]) -> list[dict[str, Any]]:
     """The ``TOP_FEATURES`` largest contributions by size (ties in :data:`FEATURE_NAMES`
-    order), leaving out features that contribute nothing."""
+    order), leaving out features that contribute nothing, as the output contract's values."""
     order = sorted(range(len(contributions)), key=lambda i: -abs(contributions[i]))
     return [
-        trusted(
-            FeatureContribution,
-            {
-                "feature": FEATURE_NAMES[i],
-                "value": round(values[i], 4),
-                "contribution": round(contributions[i], 4),
-            },
-        )
+        {
+            "feature": FEATURE_NAMES[i],
+            "value": round(values[i], 4),
+            "contribution": round(contributions[i], 4),
+        }
         for i in order[:TOP_FEATURES]
         if contributions[i]
     ]
@@ -452,7 +449,7 @@ class ChurnModel:
                     "previous_band": old_band,
                     "horizon_days": max(1, round(self.config.churn_horizon_days)),
                     "model_version": self.model_version,
-                    "top_features": self._explain(values),
+                    "top_features": self._contributions(values),
                 },
             )
         ]
@@ -498,7 +495,7 @@ class ChurnModel:
 
     def explain(self, features: dict[str, float]) -> list[FeatureContribution]:
         """The features that moved the log-odds most, largest first."""
-        return self._explain(tuple(features.values()))
+        return self._contributions(tuple(features.values()))
 
     def _probability(self, values: tuple[float, ...]) -> float:
         return float(scored(np.asarray(values), self.scorer()))
@@ -507,7 +504,8 @@ class ChurnModel:
         """The churn probability of a row of features (rounded to 4 places)."""
         return float(scored(values, self.scorer()))
 
-    def explain_values(self, values: tuple[float, ...]) -> list[FeatureContribution]:
+    def explain_values(self, values: tuple[float, ...]) -> list[dict[str, Any]]:
+        """The features that moved the log-odds most, as the output contract's values."""
         return self._explain(values)
 
     def learn(self, values: tuple[float, ...], label: int) -> None:
@@ -530,7 +528,10 @@ class ChurnModel:
             )
         return self._scorer
 
-    def _explain(self, values: tuple[float, ...]) -> list[FeatureContribution]:
+    def _contributions(self, values: tuple[float, ...]) -> list[FeatureContribution]:
+        return [trusted(FeatureContribution, found) for found in self._explain(values)]
+
+    def _explain(self, values: tuple[float, ...]) -> list[dict[str, Any]]:
         weight = self.weight
         found = self.model.contributions(values) if weight else [0.0] * len(values)
         if weight < 1.0:

@@ -117,6 +117,9 @@ class EngineConfig:
     dedup_ids_per_customer: int = 64
     """How many recent event ids per customer are remembered to drop replays, of purchases
     and of other events each."""
+    stability_margin: float = 0.005
+    """How far past a score or tier cut a customer's share must be before their score changes,
+    as a share of the buyers (DOMAIN.md, Stability); 0 is the exact definition."""
     dedup_window_ids: int = 1_000_000
     """How many of the latest event ids are remembered to drop replays (24 bytes each)."""
     extra_interaction_types: str = ""
@@ -202,5 +205,7 @@ BOUNDS: dict[str, Bounds] = {
     "churn_hysteresis": Bounds(0, 0.33, low_open=True),
     "dedup_ids_per_customer": Bounds(1),
     "dedup_window_ids": Bounds(1),
+    # From a fifth on a cut could lag past the next one.
+    "stability_margin": Bounds(0, 0.2),
 }
 """What each number field accepts; EngineConfig checks every value against it."""
