@@ -243,11 +243,6 @@ class Learner:
             self._cache = slopes, intercept
         return self._cache
 
-    def log_odds(self, values: tuple[float, ...]) -> float:
-        slopes, intercept = self._coefficients()
-        weighted: float = sum(map(operator.mul, values, slopes))
-        return intercept + weighted
-
     def contributions(self, values: tuple[float, ...]) -> list[float]:
         """Per feature, how far it moves the log-odds from an average customer's."""
         slopes, _ = self._coefficients()
