@@ -455,57 +455,34 @@ class _Rows:
 def _merged(parts: list[DecodedBatch]) -> DecodedBatch:
     """All parts' rows, in batch order."""
     order = np.argsort(np.concatenate([part.index for part in parts]), kind="stable")
-    rows = order.tolist()
-
-    def array(name: str) -> npt.NDArray[Any]:
-        return np.concatenate([getattr(part, name) for part in parts])[order]
-
-    def strings(column: Callable[[DecodedBatch], list[Text]]) -> list[Text]:
-        every = [value for part in parts for value in column(part)]
-        return [every[r] for r in rows]
-
-    return DecodedBatch(
-        index=array("index"),
-        kind=array("kind"),
-        ts=array("ts"),
-        amount=array("amount"),
-        refund=array("refund"),
-        nps=array("nps"),
-        csat=array("csat"),
-        customer_id=strings(lambda part: part.customer_id),
-        event_id=strings(lambda part: part.event_id),
-        detail=strings(lambda part: part.detail),
-        channel=strings(lambda part: part.channel),
-        currency=strings(lambda part: part.currency),
-    )
+    return _stacked(parts, order.tolist())
 
 
 def _joined(slices: list[tuple[int, DecodedBatch]]) -> DecodedBatch:
     """Consecutive slices of a batch, each decoded with indices from its own start."""
-    parts = [part for _, part in slices]
-
-    def array(name: str) -> npt.NDArray[Any]:
-        return np.concatenate([getattr(part, name) for part in parts])
-
-    def strings(column: Callable[[DecodedBatch], list[Text]]) -> list[Text]:
-        return [value for part in parts for value in column(part)]
-
-    return DecodedBatch(
+    return _stacked(
+        [part for _, part in slices],
+        None,
         index=np.concatenate([part.index + start for start, part in slices]),
-        kind=array("kind"),
-        ts=array("ts"),
-        amount=array("amount"),
-        refund=array("refund"),
-        nps=array("nps"),
-        csat=array("csat"),
-        customer_id=strings(lambda part: part.customer_id),
-        event_id=strings(lambda part: part.event_id),
-        detail=strings(lambda part: part.detail),
-        channel=strings(lambda part: part.channel),
-        currency=strings(lambda part: part.currency),
         rejected=[(i + start, exc) for start, part in slices for i, exc in part.rejected],
         slow=np.concatenate([part.slow + start for start, part in slices]),
     )
+
+
+_ARRAYS = ("index", "kind", "ts", "amount", "refund", "nps", "csat")
+_STRINGS = ("customer_id", "event_id", "detail", "channel", "currency")
+
+
+def _stacked(parts: list[DecodedBatch], rows: list[int] | None, **given: Any) -> DecodedBatch:
+    """The parts' rows one after another, or in ``rows`` order; ``given`` fields as given."""
+    fields: dict[str, Any] = {}
+    for name in _ARRAYS:
+        joined = np.concatenate([getattr(part, name) for part in parts])
+        fields[name] = joined if rows is None else joined[rows]
+    for name in _STRINGS:
+        every = [value for part in parts for value in getattr(part, name)]
+        fields[name] = every if rows is None else [every[r] for r in rows]
+    return DecodedBatch(**{**fields, **given})
 
 
 def _decode(
