@@ -54,7 +54,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, compress, repeat
 from operator import attrgetter, eq
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import msgspec
 import numpy as np
@@ -102,8 +102,6 @@ _CHUNK = 512
 """Records decoded by one call of ``map``; a record msgspec refuses costs its chunk a second
 pass, one record at a time."""
 _MSGSPEC_REFUSALS = (msgspec.DecodeError, ValueError, RecursionError)
-
-Text = TypeVar("Text", str, str | None)
 
 
 class _Purchase(msgspec.Struct, kw_only=True, gc=False):
